@@ -1,0 +1,45 @@
+# One name per README command. Every target sets up what it needs first (idempotent).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help setup synth test lint lock bench bench-synth bench-auth bench-app bench-cleanup
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Python venv from the hashed lock (Node 22 comes with it as a wheel)
+	@bash scripts/bootstrap.sh
+
+synth: setup ## Synthesize every stack into cdktf.out/
+	@$(PY) main.py
+
+test: setup ## Install test servers if missing, then run the whole test suite
+	@bash scripts/test-deps.sh
+	@$(PY) -m pytest
+
+lint: setup ## ruff lint and format check
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+lock: ## Re-pin requirements.lock (hashes, no package host) from pyproject.toml
+	@uv pip compile pyproject.toml --group dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	  --no-emit-index-url --no-header -o requirements.lock
+
+bench: bench-synth bench-auth bench-app bench-cleanup ## All benchmarks
+
+bench-synth: setup ## Full synth wall time and peak memory next to the binding-import floor
+	@$(PY) bench/synth_bench.py
+
+bench-auth: setup ## Auth service req/s and latency on a real uvicorn + PostgreSQL
+	@bash scripts/test-deps.sh
+	@$(PY) bench/auth_bench.py
+
+bench-app: setup ## Main app req/s and latency on a real uvicorn + Cassandra
+	@bash scripts/test-deps.sh
+	@$(PY) bench/app_bench.py
+
+bench-cleanup: setup ## Cleanup job rows/s and peak memory against Cassandra + moto
+	@bash scripts/test-deps.sh
+	@$(PY) bench/cleanup_bench.py
