@@ -1,0 +1,1 @@
+"""cdktf constructs: one capability per module, each taking one typed props object."""
