@@ -1,1 +1,205 @@
-"""Fixtures for the real servers the tests use (filled in by its harness)."""
+"""Real-Cassandra fixtures, loaded for every test session.
+
+Importing this module is cheap: Cassandra starts (and the driver is imported) only when a test
+asks for one of these fixtures.
+
+- `cassandra_node` (session): `NodeInfo(contact_points, port, local_dc, description)` of the
+  cluster named by CASSANDRA_CONTACT_POINTS, else of a single node started from Maven jars.
+- `cassandra_cluster` (session): a connected Cluster built by `checkins_data.connection`.
+- `cassandra_settings` (function): `KeyspacesSettings` for the node and a fresh test keyspace.
+- `cassandra_keyspace` (function): the name of a fresh keyspace holding the whole schema.
+- `cassandra_session` (function): a Session on that keyspace.
+- `create_test_keyspace(session, ...)`: the helper behind them, for other scopes.
+
+No Java or Maven: the tests are skipped with the reason (CASSANDRA_REQUIRED=1 turns that into
+a failure). Java and Maven present but the node does not start: the tests error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.cassandra_server import (
+    CassandraUnavailable,
+    HarnessSettings,
+    LocalCassandra,
+    NodeInfo,
+    external_node_from_env,
+)
+
+if TYPE_CHECKING:
+    from cassandra.cluster import Cluster, Session
+    from checkins_data.connection import KeyspacesSettings
+
+CASSANDRA_FIXTURES = frozenset(
+    {
+        "cassandra_node",
+        "cassandra_cluster",
+        "cassandra_settings",
+        "cassandra_keyspace",
+        "cassandra_session",
+    }
+)
+
+
+@dataclass
+class _Outcome:
+    """What happened to Cassandra in this session, for the terminal summary."""
+
+    line: str = "not started (no selected test needed it)"
+
+
+_outcome_key = pytest.StashKey[_Outcome]()
+
+
+def _required() -> bool:
+    return os.environ.get("CASSANDRA_REQUIRED", "") not in ("", "0", "false", "no")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_outcome_key] = _Outcome()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    external = external_node_from_env()
+    if external is not None:
+        return f"cassandra: {external.description}"
+    settings = HarnessSettings.from_env()
+    required = " (CASSANDRA_REQUIRED: a skip is a failure)" if _required() else ""
+    return (
+        f"cassandra: Apache Cassandra {settings.version} from Maven jars, started on first use "
+        f"(jar cache {settings.cache_dir}){required}"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `-m "not cassandra"` deselects every test that needs the node.
+    for item in items:
+        if CASSANDRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cassandra)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    outcome = config.stash.get(_outcome_key, None)
+    if outcome is not None:
+        terminalreporter.write_line(f"cassandra: {outcome.line}")
+
+
+@pytest.fixture(scope="session")
+def cassandra_node(request: pytest.FixtureRequest) -> Iterator[NodeInfo]:
+    outcome = request.config.stash[_outcome_key]
+    external = external_node_from_env()
+    if external is not None:
+        outcome.line = external.description
+        yield external
+        return
+    node = LocalCassandra()
+    try:
+        info = node.start()
+    except CassandraUnavailable as exc:
+        reason = f"real Cassandra unavailable: {exc}"
+        outcome.line = f"SKIPPED tests that need it: {reason}"
+        if _required():
+            outcome.line = f"FAILED (CASSANDRA_REQUIRED=1): {reason}"
+            pytest.fail(f"CASSANDRA_REQUIRED=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    except Exception as exc:
+        outcome.line = f"FAILED to start Apache Cassandra {node.settings.version}: {exc}"[:2000]
+        node.stop(keep_files=True)
+        raise
+    outcome.line = info.description
+    try:
+        yield info
+    finally:
+        node.stop()
+
+
+def node_settings(node: NodeInfo, keyspace: str) -> KeyspacesSettings:
+    """Connection settings for the test node, the same code path the app uses locally."""
+    from checkins_data.connection import KeyspacesSettings
+
+    return KeyspacesSettings(
+        contact_points=node.contact_points,
+        port=node.port,
+        local_dc=node.local_dc,
+        keyspace=keyspace,
+        use_aws=False,
+        # A small test node on a busy CI machine answers slower than Keyspaces.
+        request_timeout_s=30.0,
+        connect_timeout_s=15.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def cassandra_cluster(cassandra_node: NodeInfo) -> Iterator[Cluster]:
+    from checkins_data.connection import build_cluster
+
+    cluster = build_cluster(node_settings(cassandra_node, "unused"))
+    cluster.connect()  # fails here, with the driver's reason, if the node is unreachable
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def _cassandra_admin_session(cassandra_cluster: Cluster) -> Session:
+    return cassandra_cluster.connect()
+
+
+def unique_keyspace_name(prefix: str = "test") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def create_test_keyspace(
+    session: Session,
+    keyspace: str | None = None,
+    *,
+    safety_ttl_days: int | None = None,
+    replication: dict[str, str | int] | None = None,
+) -> str:
+    """Create `keyspace` (default: a fresh unique name) with the whole checkins_data schema.
+
+    Idempotent; returns the keyspace name. Schema changes wait for agreement so the next
+    statement sees the tables.
+    """
+    from checkins_data.schema import DEFAULT_SAFETY_TTL_DAYS, build_schema
+
+    name = keyspace or unique_keyspace_name()
+    schema = build_schema(name, safety_ttl_days=safety_ttl_days or DEFAULT_SAFETY_TTL_DAYS)
+    for statement in schema.create_statements(replication):
+        session.execute(statement, timeout=60)
+    return name
+
+
+def drop_test_keyspace(session: Session, keyspace: str) -> None:
+    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+
+
+@pytest.fixture
+def cassandra_keyspace(_cassandra_admin_session: Session) -> Iterator[str]:
+    name = create_test_keyspace(_cassandra_admin_session)
+    try:
+        yield name
+    finally:
+        drop_test_keyspace(_cassandra_admin_session, name)
+
+
+@pytest.fixture
+def cassandra_settings(cassandra_node: NodeInfo, cassandra_keyspace: str) -> KeyspacesSettings:
+    return node_settings(cassandra_node, cassandra_keyspace)
+
+
+@pytest.fixture
+def cassandra_session(cassandra_cluster: Cluster, cassandra_keyspace: str) -> Iterator[Session]:
+    session = cassandra_cluster.connect(cassandra_keyspace)
+    try:
+        yield session
+    finally:
+        session.shutdown()
