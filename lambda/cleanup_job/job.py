@@ -1,0 +1,236 @@
+"""The cleanup run: for each old day, archive -> verify -> delete, partition by partition.
+
+Order per partition (each step only after the previous one succeeded):
+
+1. stream the partition's rows (paged) into a gzip JSON Lines spool, hashing as it goes;
+2. upload it under a key derived from the content hash (skipped when an earlier run already
+   stored exactly these bytes), SSE-KMS, SHA-256 checksum;
+3. verify the stored object: HEAD (size, checksum, row count and hashes in metadata,
+   encryption) and, by default, a full read-back;
+4. delete the partition, then its ``day_partitions`` index entry.
+
+When a day's index is empty: write the day manifest, then delete the ``active_days`` row.
+A run killed anywhere repeats at most the unfinished partition on the next run, producing the
+same bytes under the same key, so the archive never loses or duplicates a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from cleanup_job import keys
+from cleanup_job.config import CleanupSettings
+from cleanup_job.report import Reporter, RunSummary
+from cleanup_job.s3store import ArchiveStore
+from cleanup_job.serialize import encode_rows
+from cleanup_job.source import CheckinsSource, PartitionRef
+from cleanup_job.spool import PartitionSpool
+
+# Test seam: called after each step with the step name; production passes nothing.
+Probe = Callable[[str, object], None]
+
+
+def _no_probe(step: str, subject: object) -> None:
+    return None
+
+
+class Deadline:
+    """Lambda time budget: stop starting work when less than ``margin`` seconds remain."""
+
+    def __init__(self, remaining_ms: Callable[[], int] | None, margin_seconds: float) -> None:
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_seconds * 1000
+
+    @classmethod
+    def from_context(cls, context: object, margin_seconds: float) -> Deadline:
+        getter = getattr(context, "get_remaining_time_in_millis", None)
+        return cls(getter if callable(getter) else None, margin_seconds)
+
+    def reached(self) -> bool:
+        return self._remaining_ms is not None and self._remaining_ms() < self._margin_ms
+
+
+class _OutOfTime(Exception):
+    """Raised inside a partition when the deadline is reached; the partition is untouched."""
+
+
+class Outcome(Enum):
+    ARCHIVED = "archived"
+    EMPTY = "empty"  # indexed but no rows left (e.g. deleted by a run killed before the index)
+    WOULD_ARCHIVE = "would-archive"
+    FAILED = "failed"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    outcome: Outcome
+    rows: int = 0
+    size: int = 0
+    key: str | None = None
+
+
+class CleanupJob:
+    def __init__(
+        self,
+        settings: CleanupSettings,
+        source: CheckinsSource,
+        store: ArchiveStore,
+        reporter: Reporter,
+        probe: Probe | None = None,
+    ) -> None:
+        self._settings = settings
+        self._source = source
+        self._store = store
+        self._report = reporter
+        self._probe = probe or _no_probe
+
+    def run(self, today: dt.date, deadline: Deadline | None = None) -> RunSummary:
+        started = time.monotonic()
+        deadline = deadline or Deadline(None, 0)
+        cutoff = today - dt.timedelta(days=self._settings.retention_days)
+        summary = RunSummary(dry_run=self._settings.dry_run, cutoff=cutoff.isoformat())
+        try:
+            days = self._source.days_before(cutoff)
+        except Exception as exc:  # nothing touched yet; report and fail the run
+            self._fail(summary, "days", None, exc)
+            days = []
+        summary.days_pending = len(days)
+        self._report.event("run-started", cutoff=cutoff, days=len(days), dry_run=summary.dry_run)
+        for day in days:
+            if deadline.reached():
+                summary.stopped_for_time = True
+                break
+            self._run_day(day, deadline, summary)
+            if summary.stopped_for_time:
+                break
+        summary.duration_seconds = time.monotonic() - started
+        self._report.event("run-finished", **summary.as_dict())
+        self._report.metrics(summary)
+        return summary
+
+    def _fail(
+        self, summary: RunSummary, step: str, subject: object | None, exc: BaseException
+    ) -> None:
+        failure = {"step": step, "subject": str(subject), "error": f"{type(exc).__name__}: {exc}"}
+        summary.failures.append(failure)
+        self._report.event(f"{step}-failed", **failure)
+
+    def _run_day(self, day: dt.date, deadline: Deadline, summary: RunSummary) -> None:
+        day_ok = True
+        try:
+            for ref in self._source.partitions(day):
+                if deadline.reached():
+                    summary.stopped_for_time = True
+                    return
+                result = self._run_partition(ref, deadline, summary)
+                if result.outcome is Outcome.DEFERRED:
+                    summary.partitions_deferred += 1
+                    summary.stopped_for_time = True
+                    return
+                if result.outcome is Outcome.FAILED:
+                    summary.partitions_failed += 1
+                    day_ok = False
+                elif result.outcome is Outcome.EMPTY:
+                    summary.partitions_emptied += 1
+                elif result.outcome is Outcome.WOULD_ARCHIVE:
+                    summary.partitions_planned += 1
+                    summary.rows_planned += result.rows
+        except Exception as exc:  # listing the index failed: leave the day for the next run
+            self._fail(summary, "day", day, exc)
+            return
+        if not day_ok or self._settings.dry_run:
+            return
+        try:
+            if self._source.day_is_indexed(day):
+                # Rows indexed while this run was listing: the next run takes them.
+                return
+            manifest, objects, size = self._store.write_manifest(day)
+            self._probe("manifest-written", day)
+            self._source.delete_day(day)
+            self._probe("day-deleted", day)
+        except Exception as exc:
+            self._fail(summary, "day", day, exc)
+            return
+        summary.days_completed += 1
+        self._report.event("day-completed", day=day, manifest=manifest, objects=objects, bytes=size)
+
+    def _run_partition(
+        self, ref: PartitionRef, deadline: Deadline, summary: RunSummary
+    ) -> PartitionResult:
+        settings = self._settings
+        try:
+            with PartitionSpool(settings.spool_dir) as spool:
+                for page in self._source.read(ref):
+                    if deadline.reached():
+                        raise _OutOfTime
+                    data, count = encode_rows(page.columns, page.rows)
+                    spool.write(data, count)
+                    self._probe("page-read", ref)
+                digest = spool.finish()
+                if digest.rows == 0:
+                    return self._clear_empty(ref)
+                key = keys.object_key(
+                    settings.archive_prefix, ref.day, ref.device_id, digest.content_sha256
+                )
+                if settings.dry_run:
+                    self._report.event(
+                        "partition-would-archive",
+                        day=ref.day,
+                        device_id=ref.device_id,
+                        key=key,
+                        rows=digest.rows,
+                        bytes=digest.size,
+                    )
+                    return PartitionResult(Outcome.WOULD_ARCHIVE, digest.rows, digest.size, key)
+                stored = None
+                if not self._store.already_stored(key, digest):
+                    stored = self._store.upload(
+                        key,
+                        spool,
+                        ref.day,
+                        str(ref.device_id),
+                        on_part=lambda _n: self._probe("part-uploaded", ref),
+                    )
+                self._probe("uploaded", ref)
+                self._store.verify(stored, key, digest)
+                self._probe("verified", ref)
+            # Only now, with the archive verified, is anything deleted.
+            self._source.delete_partition(ref)
+            self._probe("partition-deleted", ref)
+            self._source.delete_index_entry(ref)
+            self._probe("index-deleted", ref)
+        except _OutOfTime:
+            self._report.event("partition-deferred", day=ref.day, device_id=ref.device_id)
+            return PartitionResult(Outcome.DEFERRED)
+        except Exception as exc:
+            self._fail(summary, "partition", f"{ref.day}/{ref.device_id}", exc)
+            return PartitionResult(Outcome.FAILED)
+        summary.partitions_archived += 1
+        summary.rows_archived += digest.rows
+        summary.bytes_archived += digest.size
+        self._report.event(
+            "partition-archived",
+            day=ref.day,
+            device_id=ref.device_id,
+            key=key,
+            rows=digest.rows,
+            bytes=digest.size,
+            sha256=digest.sha256,
+            reused=stored is None,
+        )
+        return PartitionResult(Outcome.ARCHIVED, digest.rows, digest.size, key)
+
+    def _clear_empty(self, ref: PartitionRef) -> PartitionResult:
+        """Index entry without rows: the rows were archived and deleted by an earlier run."""
+        if not self._settings.dry_run:
+            self._source.delete_index_entry(ref)
+            self._probe("index-deleted", ref)
+        self._report.event(
+            "partition-empty", day=ref.day, device_id=ref.device_id, dry_run=self._settings.dry_run
+        )
+        return PartitionResult(Outcome.EMPTY)
