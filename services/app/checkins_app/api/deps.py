@@ -1,0 +1,77 @@
+"""Request dependencies: settings, repository, the verified caller and scope checks.
+
+Everything comes from `app.state` through `Depends`, so tests override a dependency instead of
+patching globals.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from checkins_app.core.config import Settings
+from checkins_app.core.security import InvalidToken, Principal, TokenVerifier
+from checkins_app.repository import Repository
+
+# auto_error=False: a missing header gets the same 401 shape as a bad token.
+_bearer = HTTPBearer(auto_error=False, description="Access token from the auth service")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_verifier(request: Request) -> TokenVerifier:
+    return request.app.state.verifier
+
+
+def get_repository(request: Request) -> Repository:
+    return request.app.state.repository
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=reason,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
+    )
+
+
+async def get_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    verifier: Annotated[TokenVerifier, Depends(get_verifier)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return await verifier.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise _unauthorized(str(error)) from error
+
+
+class RequireScope:
+    """Dependency: the verified caller, provided its token carries `scope`."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    async def __call__(self, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if self.scope not in principal.scopes:
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"token lacks the {self.scope} scope",
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{self.scope}"'
+                },
+            )
+        return principal
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RepositoryDep = Annotated[Repository, Depends(get_repository)]

@@ -1,0 +1,167 @@
+"""Store a device's check-ins (single or batched) and read back recent ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import AwareDatetime
+
+from checkins_app.api.deps import RepositoryDep, RequireScope, SettingsDep
+from checkins_app.core.config import Settings
+from checkins_app.core.security import Principal
+from checkins_app.cursor import MAX_CURSOR_CHARS, CheckinPosition
+from checkins_app.models import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    CheckinAck,
+    CheckinBatch,
+    CheckinBatchResult,
+    CheckinOut,
+    CheckinPage,
+    Problem,
+    compact_json,
+)
+from checkins_app.repository import CheckinRecord, Repository, to_millis
+
+router = APIRouter(prefix="/v1/devices/{device_id}/checkins", tags=["checkins"])
+
+_errors = {
+    401: {"model": Problem, "description": "missing or invalid token"},
+    403: {"model": Problem, "description": "token lacks the scope, or device not the caller's"},
+    404: {"model": Problem, "description": "device not registered"},
+    503: {"model": Problem, "description": "storage unavailable; retry after Retry-After"},
+}
+DeviceId = Annotated[UUID, Path(description="The device's id (UUID)")]
+
+
+async def _check_owner(device_id: UUID, principal: Principal, repository: Repository) -> None:
+    owner = await repository.owner_of(device_id)
+    if owner is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "device not registered")
+    if owner != principal.subject:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "device belongs to another account")
+
+
+def _window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
+    """Oldest and newest accepted check-in time."""
+    return (
+        now - timedelta(days=settings.max_age_days),
+        now + timedelta(seconds=settings.max_future_skew_seconds),
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Store 1-50 check-ins (idempotent on checkin_id + ts)",
+    responses=_errors,
+)
+async def post_checkins(
+    device_id: DeviceId,
+    body: CheckinBatch,
+    principal: Annotated[Principal, Depends(RequireScope("checkins:write"))],
+    repository: RepositoryDep,
+    settings: SettingsDep,
+) -> CheckinBatchResult:
+    now = datetime.now(UTC)
+    oldest, newest = _window(settings, now)
+    problems: list[dict[str, Any]] = []
+    records: list[CheckinRecord] = []
+    for index, item in enumerate(body.checkins):
+        ts = to_millis(item.ts)
+        if not oldest <= ts <= newest:
+            problems.append(
+                {
+                    "loc": ["body", "checkins", index, "ts"],
+                    "msg": f"ts must be within the last {settings.max_age_days} days and at "
+                    f"most {settings.max_future_skew_seconds} s in the future",
+                    "type": "value_error.ts_window",
+                    "input": item.ts.isoformat(),
+                }
+            )
+            continue
+        records.append(CheckinRecord(item.checkin_id, ts, compact_json(item.payload)))
+    if problems:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    await _check_owner(device_id, principal, repository)
+    # Either every row is written, or StorageUnavailable becomes a 503 and the client retries.
+    await repository.write_checkins(device_id, records, received_at=now)
+    return CheckinBatchResult(
+        device_id=device_id,
+        stored=len(records),
+        checkins=[CheckinAck(checkin_id=r.checkin_id, ts=r.ts, day=r.day) for r in records],
+    )
+
+
+@router.get("", summary="Recent check-ins, newest first, paged", responses=_errors)
+async def get_checkins(
+    device_id: DeviceId,
+    principal: Annotated[Principal, Depends(RequireScope("checkins:read"))],
+    repository: RepositoryDep,
+    settings: SettingsDep,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Oldest check-in time to return (default: the lookback window)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the previous page"),
+    ] = None,
+) -> CheckinPage:
+    now = datetime.now(UTC)
+    oldest, newest = _window(settings, now)
+    after = None
+    if cursor:
+        position = CheckinPosition.decode(cursor, device_id)
+        lower, after = position.since, (position.ts, position.checkin_id)
+    elif since is not None:
+        lower = to_millis(since)
+    else:
+        lower = to_millis(now - timedelta(days=settings.default_lookback_days))
+    if lower < oldest - timedelta(days=1):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["query", "since"],
+                    "msg": f"since must be within the last {settings.max_age_days} days",
+                    "type": "value_error.since_window",
+                }
+            ],
+        )
+    await _check_owner(device_id, principal, repository)
+    rows, more = await repository.recent_checkins(
+        device_id, since=lower, newest=newest, after=after, limit=limit
+    )
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = CheckinPosition(device_id, last.ts, last.checkin_id, lower).encode()
+    return CheckinPage(
+        device_id=device_id,
+        checkins=[
+            CheckinOut(
+                checkin_id=r.checkin_id,
+                ts=r.ts,
+                payload=_json(r.payload),
+                received_at=r.received_at,
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,79 @@
+"""Register and list the caller's devices."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from checkins_app.api.deps import RepositoryDep, RequireScope
+from checkins_app.core.security import Principal
+from checkins_app.cursor import MAX_CURSOR_CHARS, DevicePosition
+from checkins_app.models import DEFAULT_PAGE, MAX_PAGE, Device, DeviceCreate, DevicePage, Problem
+from checkins_app.repository import DeviceConflict, DeviceOwnedElsewhere, DeviceRow, to_millis
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+
+_errors = {
+    401: {"model": Problem, "description": "missing or invalid token"},
+    403: {"model": Problem, "description": "token lacks the scope"},
+    503: {"model": Problem, "description": "storage unavailable; retry after Retry-After"},
+}
+
+
+def _out(device: DeviceRow) -> Device:
+    return Device(
+        device_id=device.device_id,
+        name=device.name,
+        platform=device.platform,
+        created_at=device.created_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a device (idempotent on device_id)",
+    responses={**_errors, 409: {"model": Problem, "description": "device id already taken"}},
+)
+async def register_device(
+    body: DeviceCreate,
+    principal: Annotated[Principal, Depends(RequireScope("devices:write"))],
+    repository: RepositoryDep,
+) -> Device:
+    wanted = DeviceRow(
+        device_id=body.device_id or uuid.uuid4(),
+        owner_id=principal.subject,
+        name=body.name,
+        platform=body.platform,
+        created_at=to_millis(datetime.now(UTC)),
+    )
+    try:
+        stored = await repository.register_device(wanted)
+    except DeviceOwnedElsewhere as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, "device id is already registered") from error
+    except DeviceConflict as error:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "device id is already registered with a different name or platform",
+        ) from error
+    return _out(stored)
+
+
+@router.get("", summary="List the caller's devices", responses=_errors)
+async def list_devices(
+    principal: Annotated[Principal, Depends(RequireScope("devices:read"))],
+    repository: RepositoryDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+) -> DevicePage:
+    after = DevicePosition.decode(cursor, principal.subject).device_id if cursor else None
+    devices, more = await repository.list_devices(principal.subject, after, limit)
+    next_cursor = (
+        DevicePosition(principal.subject, devices[-1].device_id).encode()
+        if more and devices
+        else None
+    )
+    return DevicePage(devices=[_out(d) for d in devices], next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the service: configuration, token verification, logging, limits."""

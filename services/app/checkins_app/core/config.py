@@ -1,0 +1,64 @@
+"""The service's settings, read once from the environment (prefix `APP_`).
+
+The Keyspaces/Cassandra connection has its own settings model (prefix `KEYSPACES_`) in the
+shared `checkins_data` package, so the app and the cleanup job configure it the same way.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, HttpUrl, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_", extra="ignore", frozen=True)
+
+    # --- Access tokens (see the token contract with the auth service) ---
+    auth_jwks_url: HttpUrl = Field(
+        description="The auth service's JWKS document, e.g. https://auth.example.com/.well-known/jwks.json"
+    )
+    auth_issuer: str = Field(min_length=1, description="Expected `iss` of access tokens")
+    auth_audience: str = Field(default="platform-api", min_length=1)
+    # Plain HTTP for the JWKS is only for a local auth service on loopback (development, benchmark).
+    auth_jwks_allow_http: bool = False
+    # The auth service sends `Cache-Control: max-age=300`: refresh on the same rhythm.
+    auth_jwks_ttl_seconds: float = Field(default=300, gt=0)
+    # A token with an unknown `kid` triggers at most one refetch per interval, so forged kids
+    # cannot turn the app into a load generator against the auth service.
+    auth_jwks_min_refetch_seconds: float = Field(default=30, ge=0)
+    # How long keys stay usable past their TTL while the auth service cannot be reached.
+    auth_jwks_max_stale_seconds: float = Field(default=6 * 3600, ge=0)
+    auth_jwks_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Tolerated clock skew for exp/nbf/iat.
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # --- Input limits ---
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Device clocks drift; anything further ahead than this is rejected.
+    max_future_skew_seconds: int = Field(default=300, ge=0, le=3600)
+    # Oldest accepted (and readable) check-in. Must stay below the archive retention of the
+    # cleanup job: the in-memory "index row already written" cache relies on it.
+    max_age_days: int = Field(default=30, ge=1, le=365)
+    # `GET .../checkins` without `since` looks back this far.
+    default_lookback_days: int = Field(default=7, ge=1, le=365)
+
+    # --- Operations ---
+    host: str = "0.0.0.0"  # noqa: S104 - the container listens on all interfaces behind the ALB
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Sent with every 503 so clients back off instead of hammering a struggling cluster.
+    retry_after_seconds: int = Field(default=2, ge=1, le=300)
+    # Upper bound for in-flight requests and writes to finish on SIGTERM (ECS stopTimeout is 30 s).
+    shutdown_drain_seconds: float = Field(default=20, ge=0, le=120)
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.auth_jwks_url.scheme != "https" and not self.auth_jwks_allow_http:
+            raise ValueError(
+                "APP_AUTH_JWKS_URL must use https (set APP_AUTH_JWKS_ALLOW_HTTP=true only for a "
+                "local auth service)"
+            )
+        if self.default_lookback_days > self.max_age_days:
+            raise ValueError("APP_DEFAULT_LOOKBACK_DAYS must not exceed APP_MAX_AGE_DAYS")
+        return self
