@@ -1,0 +1,1 @@
+"""Auth service: sign-up, login, rotating refresh tokens, API keys and JWKS."""

@@ -1,0 +1,39 @@
+"""Liveness (no database) and readiness (database reachable, schema current)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from psycopg import errors
+
+from auth_service.api.deps import PoolDep
+from auth_service.db import UNAVAILABLE_ERRORS
+from auth_service.migrate import latest_version
+from auth_service.models import Status
+
+router = APIRouter(tags=["health"])
+_NOT_READY = {503: {"model": Status, "description": "database unreachable or schema behind"}}
+
+
+@router.get("/health", response_model=Status)
+async def health() -> Status:
+    return Status(status="ok")
+
+
+@router.get("/ready", response_model=Status, responses=_NOT_READY)
+async def ready(pool: PoolDep) -> Status | JSONResponse:
+    try:
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT max(version) AS version FROM schema_migrations")
+            row = await cur.fetchone()
+    except errors.UndefinedTable:
+        return _not_ready("migrations not applied")
+    except UNAVAILABLE_ERRORS:
+        return _not_ready("database unavailable")
+    if row is None or row["version"] != latest_version():
+        return _not_ready("migrations not applied")
+    return Status(status="ready")
+
+
+def _not_ready(reason: str) -> JSONResponse:
+    return JSONResponse({"status": reason}, status_code=503, headers={"Retry-After": "5"})

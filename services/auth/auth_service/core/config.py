@@ -1,0 +1,147 @@
+"""Service configuration, read from environment variables (ECS fills them from Secrets Manager).
+
+Every variable is prefixed ``AUTH_``. ``load_settings()`` turns pydantic's validation errors
+into one :class:`ConfigError` that names each missing or invalid variable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self, TypeVar
+
+from psycopg.conninfo import make_conninfo
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "AUTH_"
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable service; the message names the variables."""
+
+
+class DatabaseSettings(BaseSettings):
+    """What the migration command needs: where the database is and how to reach it."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    # Database: either a URL or its parts (ECS injects the RDS secret's fields one by one).
+    database_url: SecretStr | None = None
+    db_host: str | None = None
+    db_port: int = Field(default=5432, ge=1, le=65535)
+    db_name: str | None = None
+    db_user: str | None = None
+    db_password: SecretStr | None = None
+    db_sslmode: SslMode = "require"
+    db_sslrootcert: str | None = None
+    # TLS to the database is required unless explicitly switched off (local runs, tests).
+    db_require_tls: bool = True
+    db_pool_min_size: int = Field(default=2, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    migrate_on_start: bool = False
+
+    @model_validator(mode="after")
+    def _database_described(self) -> Self:
+        if self.database_url is None:
+            missing = [
+                f"{ENV_PREFIX}{name.upper()}"
+                for name in ("db_host", "db_name", "db_user", "db_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"set {ENV_PREFIX}DATABASE_URL or all of {ENV_PREFIX}DB_HOST, "
+                    f"{ENV_PREFIX}DB_NAME, {ENV_PREFIX}DB_USER, {ENV_PREFIX}DB_PASSWORD; "
+                    f"missing: {', '.join(missing)}"
+                )
+        if self.db_require_tls and self.db_sslmode not in TLS_MODES:
+            raise ValueError(
+                f"{ENV_PREFIX}DB_SSLMODE={self.db_sslmode} does not encrypt; use require, "
+                f"verify-ca or verify-full (or set {ENV_PREFIX}DB_REQUIRE_TLS=false locally)"
+            )
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError(f"{ENV_PREFIX}DB_POOL_MIN_SIZE exceeds {ENV_PREFIX}DB_POOL_MAX_SIZE")
+        return self
+
+    def conninfo(self) -> str:
+        """libpq connection string; explicit TLS settings override anything in the URL."""
+        extra: dict[str, object] = {
+            "sslmode": self.db_sslmode,
+            "connect_timeout": self.db_connect_timeout_seconds,
+            "application_name": "auth-service",
+            "options": f"-c statement_timeout={self.db_statement_timeout_ms}",
+        }
+        if self.db_sslrootcert:
+            extra["sslrootcert"] = self.db_sslrootcert
+        if self.database_url is not None:
+            return make_conninfo(self.database_url.get_secret_value(), **extra)
+        assert self.db_password is not None
+        return make_conninfo(
+            host=self.db_host,
+            port=self.db_port,
+            dbname=self.db_name,
+            user=self.db_user,
+            password=self.db_password.get_secret_value(),
+            **extra,
+        )
+
+
+class Settings(DatabaseSettings):
+    """Everything the service needs."""
+
+    # Tokens.
+    signing_keys: SecretStr = Field(
+        description="JSON JWK Set of private P-256 keys; the first one signs, all are published"
+    )
+    issuer: str = Field(min_length=1, description="`iss` of every access token")
+    audience: str = Field(default="platform-api", min_length=1)
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    api_key_max_per_user: int = Field(default=20, ge=1)
+
+    # Passwords: Argon2id, OWASP Password Storage Cheat Sheet (m=19 MiB, t=2, p=1).
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19456, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    # Login throttling (fixed windows stored in PostgreSQL, shared by every task).
+    throttle_window_seconds: int = Field(default=900, ge=1)
+    throttle_account_max_failures: int = Field(default=5, ge=1)
+    throttle_ip_max_failures: int = Field(default=50, ge=1)
+
+    max_body_bytes: int = Field(default=16 * 1024, ge=256)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr) -> SecretStr:
+        from auth_service.core.security import KeyRing  # the parser lives with the crypto
+
+        KeyRing.from_jwks_json(value.get_secret_value(), issuer="check", audience="check")
+        return value
+
+
+S = TypeVar("S", bound=DatabaseSettings)
+
+
+def _describe(error: dict) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    if not loc:  # model-level check: the message already names the variables
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = f"{ENV_PREFIX}{loc[0].upper()}"
+    if error.get("type") == "missing":
+        return f"{name}: missing environment variable"
+    return f"{name}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
+def load_settings(cls: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]
+    """Settings from the environment (``overrides`` win), or a ConfigError naming the culprits."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors(include_input=False))
+        raise ConfigError(f"invalid auth service configuration: {problems}") from None

@@ -1,0 +1,210 @@
+"""Crypto helpers: signing keys and access tokens (joserfc), passwords (argon2-cffi), secrets.
+
+Nothing here implements a primitive: JOSE comes from joserfc, Argon2id from argon2-cffi and
+randomness and digests from the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+
+ALGORITHM = "ES256"
+# RFC 9068 access-token media type, checked on verification.
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (a type name, not a secret)
+REFRESH_TOKEN_PREFIX = "rt_"  # noqa: S105 (a prefix, not a secret)
+API_KEY_PREFIX = "ak_"
+API_KEY_DISPLAY_CHARS = 10  # ak_ + 7 random characters, enough to tell keys apart in a list
+CLOCK_LEEWAY_SECONDS = 30
+
+
+class InvalidToken(Exception):
+    """An access token failed verification; the message says why (safe to return)."""
+
+
+class KeyConfigError(ValueError):
+    """AUTH_SIGNING_KEYS does not hold usable keys."""
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int
+    claims: Mapping[str, Any]
+
+
+class KeyRing:
+    """The signing key (first of the set) and every published verification key."""
+
+    def __init__(
+        self, private_keys: list[ECKey], *, issuer: str, audience: str, ttl_seconds: int = 900
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_seconds = ttl_seconds
+        self._signing = private_keys[0]
+        public = [ECKey.import_key(k.as_dict(private=False)) for k in private_keys]
+        self._verification = KeySet(public)  # type: ignore[arg-type]
+        self.jwks: dict[str, Any] = {
+            "keys": [{**k.as_dict(private=False), "alg": ALGORITHM, "use": "sig"} for k in public]
+        }
+        # Served on every JWKS request: serialise once.
+        self.jwks_bytes = json.dumps(self.jwks, separators=(",", ":")).encode()
+
+    @property
+    def current_kid(self) -> str:
+        return str(self._signing.kid)
+
+    @classmethod
+    def from_jwks_json(
+        cls, raw: str, *, issuer: str, audience: str, ttl_seconds: int = 900
+    ) -> KeyRing:
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise KeyConfigError(f"not JSON ({exc.msg})") from None
+        entries = data.get("keys") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not entries:
+            raise KeyConfigError('expected a JWK Set: {"keys": [<private EC P-256 JWK>, ...]}')
+        keys: list[ECKey] = []
+        seen: set[str] = set()
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict) or (entry.get("kty"), entry.get("crv")) != (
+                "EC",
+                "P-256",
+            ):
+                raise KeyConfigError(f"key #{index}: must be an EC P-256 JWK (kty EC, crv P-256)")
+            if "d" not in entry:
+                raise KeyConfigError(f"key #{index}: private part 'd' missing")
+            if entry.get("alg", ALGORITHM) != ALGORITHM:
+                raise KeyConfigError(f"key #{index}: alg must be {ALGORITHM}")
+            try:
+                key = ECKey.import_key(entry)
+            except (JoseError, ValueError, TypeError) as exc:
+                raise KeyConfigError(f"key #{index}: {exc}") from None
+            kid = entry.get("kid") or key.thumbprint()
+            if kid in seen:
+                raise KeyConfigError(f"key #{index}: duplicate kid {kid!r}")
+            seen.add(kid)
+            keys.append(ECKey.import_key({**entry, "kid": kid, "alg": ALGORITHM, "use": "sig"}))
+        return cls(keys, issuer=issuer, audience=audience, ttl_seconds=ttl_seconds)
+
+    def issue(
+        self, subject: str, scope: str, extra: Mapping[str, Any] | None = None
+    ) -> AccessToken:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl_seconds,
+            "jti": str(uuid.uuid4()),
+            "scope": scope,
+            **(extra or {}),
+        }
+        header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": self.current_kid}
+        token = jwt.encode(header, claims, self._signing, algorithms=[ALGORITHM])
+        return AccessToken(token=token, expires_in=self.ttl_seconds, claims=claims)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Claims of a valid access token, else InvalidToken.
+
+        Only ES256 is accepted (so ``alg=none`` and HS256-with-the-public-key are refused before
+        any key is used), the ``kid`` must name a published key, and iss/aud/exp/nbf/iat are
+        checked with a small clock leeway.
+        """
+        try:
+            decoded = jwt.decode(token, self._verification, algorithms=[ALGORITHM])
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidToken(f"invalid token: {type(exc).__name__}") from None
+        if decoded.header.get("typ") != TOKEN_TYPE:
+            raise InvalidToken("invalid token: not an access token")
+        registry = jwt.JWTClaimsRegistry(
+            leeway=CLOCK_LEEWAY_SECONDS,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            sub={"essential": True},
+            exp={"essential": True},
+            nbf={"essential": True},
+            iat={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(decoded.claims)
+        except JoseError as exc:
+            raise InvalidToken(f"invalid token: {exc.description or exc.error}") from None
+        return dict(decoded.claims)
+
+
+def generate_signing_key(kid: str | None = None) -> dict[str, Any]:
+    """A new private P-256 JWK (for the key-generation command and tests)."""
+    key = ECKey.generate_key("P-256", private=True)
+    return {
+        **key.as_dict(private=True),
+        "kid": kid or key.thumbprint(),
+        "alg": ALGORITHM,
+        "use": "sig",
+    }
+
+
+class Passwords:
+    """Argon2id hashing with a fixed-cost path for unknown users (no account enumeration)."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        # Verified against when the account does not exist, so both paths cost one Argon2 run.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> tuple[bool, bool]:
+        """(matches, needs_rehash). ``stored_hash=None`` burns the same time and fails."""
+        if stored_hash is None:
+            with contextlib.suppress(VerificationError):
+                self._hasher.verify(self._dummy_hash, password)
+            return False, False
+        try:
+            self._hasher.verify(stored_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False, False
+        return True, self._hasher.check_needs_rehash(stored_hash)
+
+
+def new_refresh_token() -> str:
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def secret_digest(value: str) -> bytes:
+    """Storage form of a high-entropy secret (refresh token, API key): SHA-256.
+
+    These secrets carry 256 random bits, so a fast digest is enough; a slow hash would only
+    add latency (passwords, which are guessable, use Argon2id instead).
+    """
+    return hashlib.sha256(value.encode()).digest()
+
+
+def lookup_key(value: str) -> str:
+    """A stable pseudonym for an e-mail address in the throttle table (no plain addresses)."""
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -1,0 +1,74 @@
+"""Login throttling: failure counters per account and per client IP, in fixed windows.
+
+Kept in PostgreSQL so that every task of the service sees the same counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+
+
+@dataclass(frozen=True)
+class Limits:
+    window_seconds: int
+    account_max_failures: int
+    ip_max_failures: int
+
+
+async def retry_after(
+    conn: AsyncConnection, limits: Limits, *, account: str | None, ip: str
+) -> int | None:
+    """Seconds until a blocked account or IP may try again, or None if not blocked."""
+    cur = await conn.execute(
+        "SELECT ceil(extract(epoch FROM max(window_started_at)"
+        "   + make_interval(secs => %(window)s) - now()))::int AS wait"
+        " FROM login_failures"
+        " WHERE window_started_at > now() - make_interval(secs => %(window)s)"
+        "   AND ((scope = 'account' AND key = %(account)s AND failures >= %(account_max)s)"
+        "     OR (scope = 'ip' AND key = %(ip)s AND failures >= %(ip_max)s))",
+        {
+            "window": limits.window_seconds,
+            "account": account,
+            "account_max": limits.account_max_failures,
+            "ip": ip,
+            "ip_max": limits.ip_max_failures,
+        },
+    )
+    row = await cur.fetchone()
+    wait = row["wait"] if row else None
+    return max(int(wait), 1) if wait is not None else None
+
+
+async def record_failure(
+    conn: AsyncConnection, limits: Limits, *, account: str | None, ip: str
+) -> None:
+    # A window that has ended starts again at 1; otherwise the count goes up by one.
+    await conn.execute(
+        "INSERT INTO login_failures (scope, key, failures, window_started_at)"
+        " SELECT scope, key, 1, now() FROM (VALUES ('account', %(account)s), ('ip', %(ip)s))"
+        "   AS v(scope, key) WHERE key IS NOT NULL"
+        " ON CONFLICT (scope, key) DO UPDATE SET"
+        "   failures = CASE WHEN login_failures.window_started_at"
+        "       <= now() - make_interval(secs => %(window)s)"
+        "     THEN 1 ELSE login_failures.failures + 1 END,"
+        "   window_started_at = CASE WHEN login_failures.window_started_at"
+        "       <= now() - make_interval(secs => %(window)s)"
+        "     THEN now() ELSE login_failures.window_started_at END",
+        {"account": account, "ip": ip, "window": limits.window_seconds},
+    )
+
+
+async def clear_account(conn: AsyncConnection, account: str) -> None:
+    await conn.execute(
+        "DELETE FROM login_failures WHERE scope = 'account' AND key = %s", (account,)
+    )
+
+
+async def purge_ended(conn: AsyncConnection, limits: Limits) -> int:
+    cur = await conn.execute(
+        "DELETE FROM login_failures WHERE window_started_at < now() - make_interval(secs => %s)",
+        (limits.window_seconds,),
+    )
+    return cur.rowcount
