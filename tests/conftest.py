@@ -1,5 +1,11 @@
 """Session-wide test wiring: the real servers' fixtures live in tests/support/."""
 
+from stacks import aws_binding
+
+# Before any test module imports a construct: the AWS binding then loads once per pytest
+# process and only the submodules in use (see stacks/aws_binding.py).
+aws_binding.install()
+
 pytest_plugins = [
     "tests.support.postgres_fixtures",
     "tests.support.cassandra_fixtures",

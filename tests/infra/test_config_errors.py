@@ -1,0 +1,124 @@
+"""Bad configuration fails synth with one line naming the field and the value, exit status 2,
+no stack trace, and nothing written. Each case runs the real `main.py` in a subprocess (it exits
+before the AWS binding would load, so these are fast)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from stacks.config import ConfigError, load_platform
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write_toml(path: Path, data: dict) -> None:
+    def value(v):
+        return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v
+
+    path.write_text("".join(f"{k} = {value(v)}\n" for k, v in data.items()))
+
+
+def _config_with(tmp_path: Path, env: str, changes: dict, drop: tuple[str, ...] = ()) -> Path:
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    path = config / "environments" / f"{env}.toml"
+    data = tomllib.loads(path.read_text())
+    data.update(changes)
+    for key in drop:
+        data.pop(key)
+    _write_toml(path, data)
+    return config
+
+
+def _run_main(tmp_path: Path, config: Path, environments: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PLATFORM_CONFIG_DIR": str(config), "PLATFORM_ENVIRONMENTS": environments}
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "main.py")],
+        cwd=tmp_path,  # the default output folder would be tmp_path/cdktf.out
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+BAD_VALUES = [
+    pytest.param("prod", {"vpc_cidr": "10.20.0.0/33"}, (), "vpc_cidr", "10.20.0.0/33", id="invalid-cidr"),
+    pytest.param("prod", {"vpc_cidr": "10.20.0.1/16"}, (), "vpc_cidr", "10.20.0.1/16", id="cidr-host-bits"),
+    pytest.param("prod", {"vpc_cidr": "8.8.0.0/16"}, (), "vpc_cidr", "8.8.0.0/16", id="public-cidr"),
+    pytest.param("prod", {"vpc_cidr": "10.10.128.0/17"}, (), "vpc_cidr", "10.10.128.0/17", id="overlapping-cidr"),
+    pytest.param("dev", {"region": "eu-nowhere-1"}, (), "region", "eu-nowhere-1", id="unknown-region"),
+    pytest.param("dev", {"region": "us-west-1", "az_count": 3}, (), "az_count", "3", id="az-count-region-cannot-hold"),
+    pytest.param("dev", {"az_count": 1}, (), "az_count", "1", id="az-count-below-2"),
+    pytest.param("dev", {}, ("alarm_email",), "alarm_email", "required", id="missing-alarm-email"),
+    pytest.param("dev", {"alarm_email": "alerts@@example"}, (), "alarm_email", "alerts@@example", id="malformed-alarm-email"),
+    pytest.param("dev", {"log_retention_days": 45}, (), "log_retention_days", "45", id="retention-not-allowed"),
+    pytest.param("dev", {"nat": "sometimes"}, (), "nat", "sometimes", id="unknown-nat-mode"),
+    pytest.param("dev", {"vpc_cdir": "10.0.0.0/16"}, (), "vpc_cdir", "unknown field", id="misspelt-field"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("env", "changes", "drop", "field", "value"), BAD_VALUES)
+def test_bad_value_fails_synth_naming_field_and_writes_nothing(
+    tmp_path, env, changes, drop, field, value
+):
+    result = _run_main(tmp_path, _config_with(tmp_path, env, changes, drop))
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("error: "), message
+    assert len(message.splitlines()) == 1, f"expected one line, got: {message}"
+    assert field in message and value in message, message
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cdktf.out").exists(), "a failed synth must write nothing"
+
+
+def test_unknown_environment_name_fails_synth(tmp_path):
+    result = _run_main(tmp_path, REPO_ROOT / "config", environments="staging")
+
+    assert result.returncode == 2
+    assert "environment" in result.stderr and "'staging'" in result.stderr
+    assert "known: dev, prod" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_checked_in_configuration_is_valid():
+    platform = load_platform()
+
+    assert [e.name for e in platform.environments] == ["dev", "prod"]
+
+
+def test_adding_an_environment_is_one_file(tmp_path):
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    _write_toml(
+        config / "environments" / "staging.toml",
+        {
+            "region": "eu-central-1",
+            "vpc_cidr": "10.30.0.0/16",
+            "az_count": 2,
+            "nat": "none",
+            "log_retention_days": 90,
+            "alarm_email": "alerts@example.com",
+        },
+    )
+
+    platform = load_platform(config_dir=config)
+
+    assert [e.name for e in platform.environments] == ["dev", "prod", "staging"]
+    assert platform.environments[2].deletion_protection is True  # secure default
+
+
+def test_config_error_names_the_file(tmp_path):
+    config = _config_with(tmp_path, "dev", {"az_count": 9})
+
+    with pytest.raises(ConfigError, match=r"^config/environments/dev\.toml: az_count = 9: "):
+        load_platform(config_dir=config)

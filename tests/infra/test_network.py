@@ -1,0 +1,257 @@
+"""Network properties of every environment stack, read from the synthesized JSON."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+
+import pytest
+
+from modules.network import DEFAULT_INTERFACE_ENDPOINTS, NetworkProps, plan_subnets
+from tests.infra.helpers import ENVIRONMENTS, by_name_tag, one, policy, ref
+
+EXPECTED = {"dev": {"azs": 2, "nats": 1, "cidr": "10.10.0.0/16", "retention": 30},
+            "prod": {"azs": 3, "nats": 3, "cidr": "10.20.0.0/16", "retention": 365}}  # fmt: skip
+
+
+def _subnets(synthesized, env, tier):
+    return {
+        k: b
+        for k, b in synthesized.resources(env, "aws_subnet").items()
+        if b["tags"]["Tier"] == tier
+    }
+
+
+def _routes_of(synthesized, env, route_table_key):
+    return [
+        r
+        for r in synthesized.resources(env, "aws_route").values()
+        if r["route_table_id"] == ref("aws_route_table", route_table_key)
+    ]
+
+
+def _table_of(synthesized, env, subnet_key):
+    (association,) = [
+        a
+        for a in synthesized.resources(env, "aws_route_table_association").values()
+        if a["subnet_id"] == ref("aws_subnet", subnet_key)
+    ]
+    return association["route_table_id"].split(".")[1]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_vpc_has_dns_for_private_endpoints(synthesized, env):
+    vpc = one(synthesized.resources(env, "aws_vpc"))
+
+    assert vpc["cidr_block"] == EXPECTED[env]["cidr"]
+    assert vpc["enable_dns_support"] is True and vpc["enable_dns_hostnames"] is True
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("tier", ["public", "private", "isolated"])
+def test_each_tier_has_one_subnet_per_configured_az(synthesized, env, tier):
+    subnets = _subnets(synthesized, env, tier)
+    zones = sorted(s["availability_zone"] for s in subnets.values())
+
+    assert len(subnets) == EXPECTED[env]["azs"]
+    assert len(set(zones)) == len(zones), "two subnets of a tier share an AZ"
+    assert all("data.aws_availability_zones" in z for z in zones)
+
+
+def test_prod_spans_three_azs(synthesized):
+    assert len(_subnets(synthesized, "prod", "private")) == 3
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_subnet_maps_public_ips(synthesized, env):
+    for subnet in synthesized.resources(env, "aws_subnet").values():
+        assert subnet["map_public_ip_on_launch"] is False, subnet["tags"]["Name"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_subnets_lie_inside_the_vpc_and_never_overlap(synthesized, env):
+    vpc = ipaddress.IPv4Network(EXPECTED[env]["cidr"])
+    cidrs = [
+        ipaddress.IPv4Network(s["cidr_block"])
+        for s in synthesized.resources(env, "aws_subnet").values()
+    ]
+
+    assert all(c.subnet_of(vpc) for c in cidrs)
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(cidrs, 2))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_public_subnets_route_to_the_internet_gateway(synthesized, env):
+    igw_key = next(iter(synthesized.resources(env, "aws_internet_gateway")))
+    for tier in ("public", "private", "isolated"):
+        for key in _subnets(synthesized, env, tier):
+            routes = _routes_of(synthesized, env, _table_of(synthesized, env, key))
+            to_igw = [
+                r for r in routes if r.get("gateway_id") == ref("aws_internet_gateway", igw_key)
+            ]
+            assert bool(to_igw) == (tier == "public"), (tier, key)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_isolated_subnets_have_no_route_out_of_the_vpc(synthesized, env):
+    for key in _subnets(synthesized, env, "isolated"):
+        table = _table_of(synthesized, env, key)
+        assert _routes_of(synthesized, env, table) == []
+        assert not synthesized.resources(env, "aws_route_table")[table].get("route")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_nat_gateway_count_follows_configuration(synthesized, env):
+    nats = synthesized.resources(env, "aws_nat_gateway")
+    public = {ref("aws_subnet", k) for k in _subnets(synthesized, env, "public")}
+
+    assert len(nats) == EXPECTED[env]["nats"]
+    assert {n["subnet_id"] for n in nats.values()} <= public
+
+
+def test_prod_private_subnets_each_use_the_nat_of_their_own_az(synthesized):
+    nat_by_subnet = {
+        n["subnet_id"]: ref("aws_nat_gateway", k)
+        for k, n in synthesized.resources("prod", "aws_nat_gateway").items()
+    }
+    public = _subnets(synthesized, "prod", "public")
+    nat_by_az = {
+        public[k]["availability_zone"]: nat_by_subnet[ref("aws_subnet", k)] for k in public
+    }
+
+    for key, subnet in _subnets(synthesized, "prod", "private").items():
+        (route,) = _routes_of(synthesized, "prod", _table_of(synthesized, "prod", key))
+        assert route["destination_cidr_block"] == "0.0.0.0/0"
+        assert route["nat_gateway_id"] == nat_by_az[subnet["availability_zone"]]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_s3_gateway_endpoint_serves_private_and_isolated_route_tables(synthesized, env):
+    endpoints = synthesized.resources(env, "aws_vpc_endpoint")
+    (s3,) = [e for e in endpoints.values() if e["service_name"] == "com.amazonaws.eu-west-1.s3"]
+    expected_tables = {
+        f"${{aws_route_table.{_table_of(synthesized, env, k)}.id}}"
+        for tier in ("private", "isolated")
+        for k in _subnets(synthesized, env, tier)
+    }
+
+    assert s3["vpc_endpoint_type"] == "Gateway"
+    assert set(s3["route_table_ids"]) == expected_tables
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_interface_endpoints_with_private_dns_in_private_subnets(synthesized, env):
+    endpoints = {
+        e["service_name"].removeprefix("com.amazonaws.eu-west-1."): e
+        for e in synthesized.resources(env, "aws_vpc_endpoint").values()
+        if e["vpc_endpoint_type"] == "Interface"
+    }
+    private = sorted(ref("aws_subnet", k) for k in _subnets(synthesized, env, "private"))
+
+    assert sorted(endpoints) == sorted(
+        ["secretsmanager", "ecr.api", "ecr.dkr", "logs", "sts", "kms", "cassandra"]
+    )
+    for service, endpoint in endpoints.items():
+        assert endpoint["private_dns_enabled"] is True, service
+        assert sorted(endpoint["subnet_ids"]) == private, service
+        assert len(endpoint["security_group_ids"]) == 1
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_endpoint_security_group_allows_only_443_and_9142_from_the_vpc(synthesized, env):
+    sg_key, sg = by_name_tag(
+        synthesized.resources(env, "aws_security_group"), f"checkins-{env}-vpc-endpoints"
+    )
+    rules = [
+        r
+        for r in synthesized.resources(env, "aws_vpc_security_group_ingress_rule").values()
+        if r["security_group_id"] == ref("aws_security_group", sg_key)
+    ]
+
+    assert "ingress" not in sg and "egress" not in sg
+    assert sorted((r["from_port"], r["to_port"]) for r in rules) == [(443, 443), (9142, 9142)]
+    for rule in rules:
+        assert rule["ip_protocol"] == "tcp"
+        assert rule["cidr_ipv4"] == EXPECTED[env]["cidr"]
+        assert rule["description"]
+    assert sg["description"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_default_security_group_is_stripped_of_all_rules(synthesized, env):
+    default = one(synthesized.resources(env, "aws_default_security_group"))
+
+    assert default["vpc_id"].startswith("${aws_vpc.")
+    assert not default.get("ingress") and not default.get("egress")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_flow_logs_capture_all_traffic_into_a_kms_encrypted_group(synthesized, env):
+    flow_log = one(synthesized.resources(env, "aws_flow_log"))
+    group_key, group = next(iter(synthesized.resources(env, "aws_cloudwatch_log_group").items()))
+    key_key = next(iter(synthesized.resources(env, "aws_kms_key")))
+
+    assert flow_log["traffic_type"] == "ALL"
+    assert flow_log["log_destination"] == ref("aws_cloudwatch_log_group", group_key, "arn")
+    assert group["retention_in_days"] == EXPECTED[env]["retention"]
+    assert group["kms_key_id"] == ref("aws_kms_key", key_key, "arn")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_flow_log_role_is_limited_to_its_log_group(synthesized, env):
+    role = one(synthesized.resources(env, "aws_iam_role"))
+    document = policy(one(synthesized.resources(env, "aws_iam_role_policy")))
+    group = f"arn:aws:logs:eu-west-1:111122223333:log-group:/vpc/checkins-{env}/flow-logs"
+    trust = policy(role, "assume_role_policy")["Statement"][0]
+
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    assert statements["WriteOwnLogGroup"]["Resource"] == [group, f"{group}:*"]
+    for statement in document["Statement"]:
+        assert "*" not in (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_account(synthesized, env):
+    key = one(synthesized.resources(env, "aws_kms_key"))
+    statements = {s["Sid"]: s for s in policy(key)["Statement"]}
+    logs = statements["CloudWatchLogsUsesKey"]
+
+    assert key["enable_key_rotation"] is True
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:111122223333:log-group:*"
+    }
+
+
+def test_subnet_plan_gives_private_subnets_the_most_room():
+    plan = plan_subnets("10.0.0.0/16", 3)
+
+    assert plan.private == ("10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19")
+    assert plan.public == ("10.0.128.0/20", "10.0.144.0/20", "10.0.160.0/20")
+    assert plan.isolated == ("10.0.192.0/20", "10.0.208.0/20", "10.0.224.0/20")
+
+
+def test_network_props_reject_a_vpc_too_small_for_its_azs():
+    with pytest.raises(
+        ValueError, match=r"NetworkProps.vpc_cidr: '10.0.0.0/24' is too small for 6 AZs"
+    ):
+        NetworkProps(
+            name="x-dev", region="us-east-1", account_id="111122223333", vpc_cidr="10.0.0.0/24",
+            az_count=6, flow_log_retention_days=30, flow_log_kms_key_arn="arn",
+        )  # fmt: skip
+
+
+def test_network_props_default_to_every_endpoint_and_nat_per_az():
+    props = NetworkProps(
+        name="x-dev", region="eu-west-1", account_id="111122223333", vpc_cidr="10.0.0.0/16",
+        az_count=2, flow_log_retention_days=30, flow_log_kms_key_arn="arn",
+    )  # fmt: skip
+
+    assert props.nat_gateways == "per_az"
+    assert props.interface_endpoints == DEFAULT_INTERFACE_ENDPOINTS
