@@ -31,7 +31,7 @@ def test_app_synthesizes_the_bootstrap_and_every_environment(synthesized):
 @pytest.mark.parametrize("stack", ALL_STACKS)
 def test_required_version_matches_terraform_version_file(synthesized, stack):
     pinned = (REPO_ROOT / ".terraform-version").read_text().strip()
-    major, minor, patch = (int(p) for p in pinned.split("."))
+    major, minor, _patch = (int(p) for p in pinned.split("."))
 
     assert synthesized.stacks[stack]["terraform"]["required_version"] == f"~> {major}.{minor}"
     assert (major, minor) >= (1, 10), "S3 native state locking needs Terraform >= 1.10"
