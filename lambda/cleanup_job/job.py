@@ -187,9 +187,10 @@ class CleanupJob:
                         bytes=digest.size,
                     )
                     return PartitionResult(Outcome.WOULD_ARCHIVE, digest.rows, digest.size, key)
-                stored = None
-                if not self._store.already_stored(key, digest):
-                    stored = self._store.upload(
+                checksum = self._store.expected_checksum(spool)
+                reused = self._store.already_stored(key, digest, checksum)
+                if not reused:
+                    self._store.upload(
                         key,
                         spool,
                         ref.day,
@@ -197,7 +198,7 @@ class CleanupJob:
                         on_part=lambda _n: self._probe("part-uploaded", ref),
                     )
                 self._probe("uploaded", ref)
-                self._store.verify(stored, key, digest)
+                self._store.verify(key, digest, checksum)
                 self._probe("verified", ref)
             # Only now, with the archive verified, is anything deleted.
             self._source.delete_partition(ref)
@@ -221,7 +222,7 @@ class CleanupJob:
             rows=digest.rows,
             bytes=digest.size,
             sha256=digest.sha256,
-            reused=stored is None,
+            reused=reused,
         )
         return PartitionResult(Outcome.ARCHIVED, digest.rows, digest.size, key)
 

@@ -53,6 +53,13 @@ def _b64_of_hex(hex_digest: str) -> str:
     return _b64(bytes.fromhex(hex_digest))
 
 
+def _same_checksum(got: str, expected: str) -> bool:
+    """Multipart objects report ``<base64>-<parts>``; some S3 implementations omit the suffix."""
+    got_value, _, got_parts = got.partition("-")
+    want_value, _, want_parts = expected.partition("-")
+    return got_value == want_value and (not got_parts or got_parts == want_parts)
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -120,7 +127,9 @@ class ArchiveStore:
         part_size = self._settings.part_size
         if digest.size <= part_size:
             checksum = _b64_of_hex(digest.sha256)
-            self._s3.put_object(Body=spool.read_all(), ChecksumSHA256=checksum, **common)
+            self._s3.put_object(
+                Body=spool.read_all(), ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **common
+            )
             return StoredObject(key, checksum)
         upload_id = self._s3.create_multipart_upload(ChecksumAlgorithm="SHA256", **common)[
             "UploadId"
@@ -176,32 +185,41 @@ class ArchiveStore:
                 return None
             raise
 
-    def already_stored(self, key: str, digest: ArchiveDigest) -> bool:
+    def expected_checksum(self, spool: PartitionSpool) -> str:
+        """The ChecksumSHA256 S3 reports for this spool uploaded the way :meth:`upload` does."""
+        digest = spool.digest
+        assert digest is not None, "spool not finished"
+        if digest.size <= self._settings.part_size:
+            return _b64_of_hex(digest.sha256)
+        part_digests = hashlib.sha256()
+        count = 0
+        for chunk in spool.parts(self._settings.part_size):
+            part_digests.update(hashlib.sha256(chunk).digest())
+            count += 1
+        return f"{_b64(part_digests.digest())}-{count}"
+
+    def already_stored(self, key: str, digest: ArchiveDigest, checksum: str) -> bool:
         """True when an earlier run already stored exactly these bytes under this key."""
         head = self.head(key)
         if head is None:
             return False
         try:
-            self._check_head(key, head, digest, expected_checksum=None)
+            self._check_head(key, head, digest, checksum)
         except VerificationFailed:
             return False
         return True
 
-    def verify(self, stored: StoredObject | None, key: str, digest: ArchiveDigest) -> None:
+    def verify(self, key: str, digest: ArchiveDigest, checksum: str) -> None:
         """HEAD (size, checksum, metadata, encryption), then optionally a full read-back."""
         head = self.head(key)
         if head is None:
             raise VerificationFailed(f"{key}: object not found after upload")
-        self._check_head(key, head, digest, stored.checksum_sha256 if stored else None)
+        self._check_head(key, head, digest, checksum)
         if self._settings.verify_reread:
             self._check_content(key, digest)
 
     def _check_head(
-        self,
-        key: str,
-        head: dict[str, Any],
-        digest: ArchiveDigest,
-        expected_checksum: str | None,
+        self, key: str, head: dict[str, Any], digest: ArchiveDigest, checksum: str
     ) -> None:
         meta = head.get("Metadata", {})
         problems = []
@@ -217,10 +235,8 @@ class ArchiveStore:
         got_checksum = head.get("ChecksumSHA256")
         if not got_checksum:
             problems.append("no SHA-256 checksum stored")
-        elif expected_checksum is not None and got_checksum != expected_checksum:
-            problems.append(f"checksum {got_checksum} != {expected_checksum}")
-        elif "-" not in got_checksum and got_checksum != _b64_of_hex(digest.sha256):
-            problems.append("checksum does not match the content")
+        elif not _same_checksum(got_checksum, checksum):
+            problems.append(f"checksum {got_checksum} != {checksum}")
         if head.get("ServerSideEncryption") != "aws:kms":
             problems.append(f"encryption {head.get('ServerSideEncryption')!r} != 'aws:kms'")
         kms = self._settings.kms_key_id
@@ -286,6 +302,7 @@ class ArchiveStore:
             Key=key,
             Body=data,
             ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
             ChecksumSHA256=_b64(hashlib.sha256(data).digest()),
             **self._sse(),
         )
