@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
-from cdktf import Fn, Token
+from cdktf import Postcondition, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
@@ -94,8 +94,9 @@ class NetworkProps:
     region: str
     account_id: str
     vpc_cidr: str
-    az_count: int
-    """Number of Availability Zones, at least 2."""
+    availability_zones: tuple[str, ...]
+    """Zone names, one subnet per tier in each; at least 2. Literal names keep the set closed:
+    a zone AWS adds later never shifts a subnet."""
     flow_log_retention_days: int
     flow_log_kms_key_arn: str
     """Customer-managed key that encrypts the flow-log group (its policy must allow Logs)."""
@@ -105,11 +106,20 @@ class NetworkProps:
     """AWS services reached privately through interface endpoints. @default the seven above"""
 
     def __post_init__(self) -> None:
-        if self.az_count < 2:
-            raise ValueError(f"NetworkProps.az_count: {self.az_count!r} is below 2")
+        if len(self.availability_zones) < 2 or len(set(self.availability_zones)) != len(
+            self.availability_zones
+        ):
+            raise ValueError(
+                f"NetworkProps.availability_zones: {self.availability_zones!r} "
+                "must name at least 2 distinct zones"
+            )
         if self.nat_gateways not in ("none", "single", "per_az"):
             raise ValueError(f"NetworkProps.nat_gateways: {self.nat_gateways!r} is not valid")
         plan_subnets(self.vpc_cidr, self.az_count)  # raises if the CIDR cannot hold the subnets
+
+    @property
+    def az_count(self) -> int:
+        return len(self.availability_zones)
 
 
 class Network(Construct):
@@ -120,17 +130,29 @@ class Network(Construct):
         super().__init__(scope, id_)
         self.props = props
         plan = plan_subnets(props.vpc_cidr, props.az_count)
-        zones = DataAwsAvailabilityZones(
+        # Fails the plan, naming the zones, if any configured zone is not available here.
+        DataAwsAvailabilityZones(
             self,
             "zones",
             state="available",
             filter=[
-                DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])
+                DataAwsAvailabilityZonesFilter(
+                    name="zone-name", values=list(props.availability_zones)
+                )
             ],
+            lifecycle=TerraformResourceLifecycle(
+                postcondition=[
+                    Postcondition(
+                        condition=f"${{length(self.names) == {props.az_count}}}",
+                        error_message=(
+                            "Not every configured Availability Zone is available: "
+                            + ", ".join(props.availability_zones)
+                        ),
+                    )
+                ]
+            ),
         )
-        self.zone_names = [
-            Token.as_string(Fn.element(zones.names, i)) for i in range(props.az_count)
-        ]
+        self.zone_names = list(props.availability_zones)
 
         self.vpc = Vpc(
             self,

@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from stacks.regions import AVAILABILITY_ZONES_PER_REGION
+from stacks.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -86,6 +86,8 @@ class EnvironmentConfig(_Strict):
     region: str
     vpc_cidr: str
     az_count: Annotated[int, Field(ge=2)]
+    availability_zones: list[str] | None = None
+    """Zone names to use, in order; default: the region's first `az_count` zones."""
     nat: NatMode = NatMode.PER_AZ
     log_retention_days: int
     alarm_email: str
@@ -137,7 +139,20 @@ class EnvironmentConfig(_Strict):
             raise _FieldError(
                 "az_count", self.az_count, f"{self.region} has only {available} Availability Zones"
             )
+        if self.availability_zones is not None:
+            zones = self.availability_zones
+            if len(zones) != self.az_count or len(set(zones)) != len(zones):
+                raise _FieldError(
+                    "availability_zones", zones, f"must name {self.az_count} distinct zones"
+                )
+            for zone in zones:
+                if not re.fullmatch(rf"{re.escape(self.region)}[a-z]", zone):
+                    raise _FieldError("availability_zones", zone, f"not a zone of {self.region}")
         return self
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return tuple(self.availability_zones or default_zones(self.region, self.az_count))
 
     @property
     def network(self) -> ipaddress.IPv4Network:

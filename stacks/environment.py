@@ -58,7 +58,7 @@ class EnvironmentStack(TerraformStack):
                 region=environment.region,
                 account_id=project.aws_account_id,
                 vpc_cidr=environment.vpc_cidr,
-                az_count=environment.az_count,
+                availability_zones=environment.zones,
                 nat_gateways=environment.nat.value,
                 flow_log_retention_days=environment.log_retention_days,
                 flow_log_kms_key_arn=self.logs_key.key_arn,

@@ -20,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _write_toml(path: Path, data: dict) -> None:
     def value(v):
+        if isinstance(v, list):
+            return "[" + ", ".join(value(i) for i in v) + "]"
         return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v
 
     path.write_text("".join(f"{k} = {value(v)}\n" for k, v in data.items()))
@@ -57,6 +59,7 @@ BAD_VALUES = [
     pytest.param("dev", {"region": "eu-nowhere-1"}, (), "region", "eu-nowhere-1", id="unknown-region"),
     pytest.param("dev", {"region": "us-west-1", "az_count": 3}, (), "az_count", "3", id="az-count-region-cannot-hold"),
     pytest.param("dev", {"az_count": 1}, (), "az_count", "1", id="az-count-below-2"),
+    pytest.param("dev", {"availability_zones": ["eu-west-1a", "eu-west-2b"]}, (), "availability_zones", "eu-west-2b", id="zone-of-another-region"),
     pytest.param("dev", {}, ("alarm_email",), "alarm_email", "required", id="missing-alarm-email"),
     pytest.param("dev", {"alarm_email": "alerts@@example"}, (), "alarm_email", "alerts@@example", id="malformed-alarm-email"),
     pytest.param("dev", {"log_retention_days": 45}, (), "log_retention_days", "45", id="retention-not-allowed"),

@@ -12,6 +12,7 @@ from tests.infra.helpers import ENVIRONMENTS, by_name_tag, one, policy, ref
 
 EXPECTED = {"dev": {"azs": 2, "nats": 1, "cidr": "10.10.0.0/16", "retention": 30},
             "prod": {"azs": 3, "nats": 3, "cidr": "10.20.0.0/16", "retention": 365}}  # fmt: skip
+ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
 
 
 def _subnets(synthesized, env, tier):
@@ -53,9 +54,17 @@ def test_each_tier_has_one_subnet_per_configured_az(synthesized, env, tier):
     subnets = _subnets(synthesized, env, tier)
     zones = sorted(s["availability_zone"] for s in subnets.values())
 
-    assert len(subnets) == EXPECTED[env]["azs"]
-    assert len(set(zones)) == len(zones), "two subnets of a tier share an AZ"
-    assert all("data.aws_availability_zones" in z for z in zones)
+    assert zones == sorted(ZONES[: EXPECTED[env]["azs"]])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_zones_are_a_closed_set_checked_at_plan_time(synthesized, env):
+    zones = one(synthesized.data(env, "aws_availability_zones"))
+    expected = list(ZONES[: EXPECTED[env]["azs"]])
+
+    assert zones["filter"] == [{"name": "zone-name", "values": expected}]
+    (check,) = zones["lifecycle"]["postcondition"]
+    assert check["condition"] == f"${{length(self.names) == {len(expected)}}}"
 
 
 def test_prod_spans_three_azs(synthesized):
@@ -243,14 +252,14 @@ def test_network_props_reject_a_vpc_too_small_for_its_azs():
     ):
         NetworkProps(
             name="x-dev", region="us-east-1", account_id="111122223333", vpc_cidr="10.0.0.0/24",
-            az_count=6, flow_log_retention_days=30, flow_log_kms_key_arn="arn",
+            availability_zones=tuple(f"us-east-1{s}" for s in "abcdef"), flow_log_retention_days=30, flow_log_kms_key_arn="arn",
         )  # fmt: skip
 
 
 def test_network_props_default_to_every_endpoint_and_nat_per_az():
     props = NetworkProps(
         name="x-dev", region="eu-west-1", account_id="111122223333", vpc_cidr="10.0.0.0/16",
-        az_count=2, flow_log_retention_days=30, flow_log_kms_key_arn="arn",
+        availability_zones=("eu-west-1a", "eu-west-1b"), flow_log_retention_days=30, flow_log_kms_key_arn="arn",
     )  # fmt: skip
 
     assert props.nat_gateways == "per_az"
