@@ -6,10 +6,15 @@ may be retried as is); token keys that cannot be loaded are a 503 as well.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from checkins_app.core.security import KeysUnavailable
 from checkins_app.cursor import InvalidCursor
@@ -18,8 +23,27 @@ from checkins_app.db import StorageUnavailable
 log = logging.getLogger(__name__)
 
 
+def _printable(value: Any) -> Any:
+    # Validation errors echo the input, which may hold NaN/Infinity (Python's JSON parser
+    # accepts them); they have no JSON form, so they are echoed as strings.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
+
+
 def install(app: FastAPI, retry_after_seconds: int) -> None:
     retry_after = {"Retry-After": str(retry_after_seconds)}
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        detail = _printable(jsonable_encoder(error.errors()))
+        # ASCII escapes keep lone surrogates in echoed input encodable.
+        body = json.dumps({"detail": detail}, ensure_ascii=True, allow_nan=False, default=str)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(StorageUnavailable)
     async def _storage(request: Request, error: StorageUnavailable) -> JSONResponse:
