@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from cassandra import ConsistencyLevel, OperationTimedOut, WriteType
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.connection import DefaultEndPoint
 from cassandra.policies import (
     ConstantReconnectionPolicy,
     ConstantSpeculativeExecutionPolicy,
@@ -196,8 +197,13 @@ def build_cluster(settings: KeyspacesSettings) -> Cluster:
         # peers by IP address: verify all of them against the endpoint name.
         kwargs["ssl_options"] = {"server_hostname": settings.endpoint_host}
         kwargs["auth_provider"] = SigV4AuthProvider(boto3.Session(region_name=settings.region))
+    # Endpoints rather than host names: the driver then resolves DNS when it connects (and on
+    # every reconnection, following the Keyspaces endpoint's DNS), not while being configured.
+    endpoints = [
+        DefaultEndPoint(h, settings.effective_port) for h in settings.effective_contact_points
+    ]
     return Cluster(
-        contact_points=list(settings.effective_contact_points),
+        contact_points=endpoints,
         port=settings.effective_port,
         protocol_version=PROTOCOL_VERSION,
         execution_profiles={EXEC_PROFILE_DEFAULT: execution_profile(settings)},
