@@ -131,6 +131,8 @@ class ArchiveStore:
                 Body=spool.read_all(), ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **common
             )
             return StoredObject(key, checksum)
+        # A run killed mid-upload leaves an incomplete upload of this very key: drop it.
+        self._abort_stale_uploads(key)
         upload_id = self._s3.create_multipart_upload(ChecksumAlgorithm="SHA256", **common)[
             "UploadId"
         ]
@@ -170,6 +172,12 @@ class ArchiveStore:
             self._abort_quietly(key, upload_id)
             raise
         return StoredObject(key, f"{_b64(part_digests.digest())}-{len(parts)}")
+
+    def _abort_stale_uploads(self, key: str) -> None:
+        listed = self._s3.list_multipart_uploads(Bucket=self._bucket, Prefix=key)
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] == key:
+                self._abort_quietly(key, upload["UploadId"])
 
     def _abort_quietly(self, key: str, upload_id: str) -> None:
         with contextlib.suppress(ClientError):

@@ -68,9 +68,50 @@ def s3(moto_s3: None) -> Any:
     return client
 
 
+@pytest.fixture(scope="module")
+def module_session(cassandra_cluster: Any) -> Iterator[Any]:
+    """One keyspace per test module (creating one costs seconds on a busy node)."""
+    from tests.support.cassandra_fixtures import create_test_keyspace, drop_test_keyspace
+
+    admin = cassandra_cluster.connect()
+    name = create_test_keyspace(admin)
+    session = cassandra_cluster.connect(name)
+    try:
+        yield session
+    finally:
+        session.shutdown()
+        drop_test_keyspace(admin, name)
+        admin.shutdown()
+
+
+def wipe_keyspace(session: Any) -> None:
+    """Delete every row the tests wrote (test-only full scans of a tiny keyspace)."""
+    ks = session.keyspace
+    for row in session.execute(f"SELECT DISTINCT device_id, day FROM {ks}.checkins_by_device_day"):
+        session.execute(
+            f"DELETE FROM {ks}.checkins_by_device_day WHERE device_id = %s AND day = %s",
+            (row.device_id, row.day),
+        )
+    for row in session.execute(f"SELECT DISTINCT day, shard FROM {ks}.day_partitions"):
+        session.execute(
+            f"DELETE FROM {ks}.day_partitions WHERE day = %s AND shard = %s", (row.day, row.shard)
+        )
+    session.execute(f"DELETE FROM {ks}.active_days WHERE bucket = 'checkins'")
+
+
 @pytest.fixture
-def seeder(cassandra_session: Any) -> Seeder:
-    return Seeder(cassandra_session, cassandra_session.keyspace)
+def cassandra_ks(module_session: Any) -> Iterator[Any]:
+    """The module's keyspace, emptied after each test."""
+    wipe_keyspace(module_session)
+    try:
+        yield module_session
+    finally:
+        wipe_keyspace(module_session)
+
+
+@pytest.fixture
+def seeder(cassandra_ks: Any) -> Seeder:
+    return Seeder(cassandra_ks, cassandra_ks.keyspace)
 
 
 class Runner:
@@ -113,8 +154,8 @@ class Runner:
 
 
 @pytest.fixture
-def run_job(cassandra_session: Any, s3: Any) -> Runner:
-    return Runner(cassandra_session, cassandra_session.keyspace, s3)
+def run_job(cassandra_ks: Any, s3: Any) -> Runner:
+    return Runner(cassandra_ks, cassandra_ks.keyspace, s3)
 
 
 def device_ids(n: int, seed: int = 0) -> list[uuid.UUID]:
