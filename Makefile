@@ -4,7 +4,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup synth test lint lock bench bench-synth bench-auth bench-app bench-cleanup
+NODE_DIR = $(shell $(PY) -c 'import os; from stacks.aws_binding import node_binary; print(os.path.dirname(node_binary()))' 2>/dev/null)
+
+.PHONY: help setup synth cdktf-synth scan test lint lock bench bench-synth bench-auth bench-app bench-cleanup
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,6 +17,14 @@ setup: ## Python venv from the hashed lock (Node 22 comes with it as a wheel)
 synth: setup ## Synthesize every stack into cdktf.out/
 	@$(PY) main.py
 
+cdktf-synth: setup ## The same synth through the cdktf CLI (cdktf.json); byte-identical output
+	@bash scripts/test-deps.sh
+	@PATH="$(NODE_DIR):$$PATH" CHECKPOINT_DISABLE=1 tools/cdktf-cli/node_modules/.bin/cdktf synth
+
+scan: synth ## checkov policy scan of every synthesized stack (accepted findings: tests/support/checkov_scan.py)
+	@bash scripts/test-deps.sh
+	@$(PY) -m tests.support.checkov_scan cdktf.out
+
 test: setup ## Install test servers if missing, then run the whole test suite
 	@bash scripts/test-deps.sh
 	@$(PY) -m pytest
@@ -23,7 +33,7 @@ lint: setup ## ruff lint and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 lock: ## Re-pin requirements.lock (hashes, no package host) from pyproject.toml
-	@uv pip compile pyproject.toml --group dev --python-version 3.11 \
+	@$(VENV)/bin/uv pip compile pyproject.toml --group dev --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes \
 	  --no-emit-index-url --no-header -o requirements.lock
 

@@ -1,0 +1,163 @@
+"""Policy scan of synthesized stacks with checkov, and the reviewed list of accepted findings.
+
+checkov has no inline suppressions for Terraform JSON, so every accepted finding is listed in
+`ACCEPTED` with its reason. A finding not listed there fails the scan; so does a scan that parsed
+nothing or passed no check (checkov 3.3 cannot parse a `cdk.tf.json` with
+`terraform.required_version` and would otherwise report a vacuous pass: the key is dropped from
+the scanned copy).
+
+    python -m tests.support.checkov_scan [cdktf.out]     # `make scan`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHECKOV = Path(os.environ.get("CHECKOV_BIN", REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov"))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A finding accepted on purpose: which check, where, and why."""
+
+    check_id: str
+    reason: str
+    resource_contains: str = ""  # "" = any resource
+    stacks: tuple[str, ...] = ()  # () = any stack
+
+    def covers(self, stack: str, check_id: str, resource: str) -> bool:
+        return (
+            check_id == self.check_id
+            and (not self.stacks or stack in self.stacks)
+            and self.resource_contains in resource
+        )
+
+
+ACCEPTED: tuple[Accepted, ...] = (
+    Accepted(
+        "CKV2_AWS_62",
+        "S3 event notifications: nothing consumes object events of the state or log buckets; "
+        "who touched state is recorded by CloudTrail, not by notifications.",
+        stacks=("state-bootstrap",),
+    ),
+    Accepted(
+        "CKV_AWS_144",
+        "Cross-region replication: the platform is single-region; state is versioned and "
+        "KMS-encrypted, and a second region's bucket and key belong to a disaster-recovery design.",
+        stacks=("state-bootstrap",),
+    ),
+    Accepted(
+        "CKV_AWS_18",
+        "Access logging of the access-log bucket itself would log its own log deliveries forever.",
+        resource_contains="access-log-bucket",
+        stacks=("state-bootstrap",),
+    ),
+    Accepted(
+        "CKV_AWS_145",
+        "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3, not KMS.",
+        resource_contains="access-log-bucket",
+        stacks=("state-bootstrap",),
+    ),
+    Accepted(
+        "CKV_AWS_338",
+        "dev keeps logs for its configured 30 days to save cost; prod keeps them 365 days and is "
+        "scanned without this exception.",
+        stacks=("dev",),
+    ),
+)
+
+
+@dataclass
+class ScanResult:
+    stack: str
+    version: str
+    passed: int
+    parsing_errors: int
+    failed: list[str] = field(default_factory=list)  # "CHECK_ID resource: name"
+    accepted: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.parsing_errors == 0 and self.passed > 0
+
+    def summary(self) -> str:
+        return (
+            f"checkov {self.version} {self.stack}: {self.passed} passed, {len(self.failed)} failed, "
+            f"{len(self.accepted)} accepted, {self.parsing_errors} parsing errors"
+        )
+
+
+def scan_stack(stack: str, cdk_tf_json: Path) -> ScanResult:
+    if not CHECKOV.exists():
+        raise FileNotFoundError(f"checkov not found at {CHECKOV} (scripts/test-deps.sh installs it)")
+    document = json.loads(cdk_tf_json.read_text())
+    document.get("terraform", {}).pop("required_version", None)
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "cdk.tf.json").write_text(json.dumps(document))
+        run = subprocess.run(
+            [str(CHECKOV), "-d", scratch, "--framework", "terraform_json", "-o", "json",
+             "--quiet", "--skip-download", "--compact"],
+            capture_output=True, text=True, timeout=600,
+            env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        )  # fmt: skip
+    if run.returncode not in (0, 1):
+        raise RuntimeError(f"checkov failed ({run.returncode}): {run.stderr[-2000:]}")
+    report = json.loads(run.stdout)
+    report = report[0] if isinstance(report, list) else report
+    summary = report["summary"]
+    result = ScanResult(
+        stack=stack,
+        version=summary.get("checkov_version", "?"),
+        passed=summary["passed"],
+        parsing_errors=summary["parsing_errors"],
+    )
+    for finding in report["results"]["failed_checks"]:
+        line = f"{finding['check_id']} {finding['resource']}: {finding['check_name']}"
+        if any(a.covers(stack, finding["check_id"], finding["resource"]) for a in ACCEPTED):
+            result.accepted.append(line)
+        else:
+            result.failed.append(line)
+    return result
+
+
+# Collected for the end-of-session summary line per stack.
+RESULTS: list[ScanResult] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for result in RESULTS:
+        terminalreporter.write_line(result.summary())
+
+
+@pytest.fixture(scope="session")
+def checkov_results() -> list[ScanResult]:
+    return RESULTS
+
+
+def main(argv: list[str]) -> int:
+    outdir = Path(argv[0] if argv else "cdktf.out")
+    stacks = sorted(p.parent for p in (outdir / "stacks").glob("*/cdk.tf.json"))
+    if not stacks:
+        print(f"no synthesized stacks under {outdir}/stacks (run `make synth` first)")
+        return 2
+    ok = True
+    for stack_dir in stacks:
+        result = scan_stack(stack_dir.name, stack_dir / "cdk.tf.json")
+        print(result.summary())
+        for line in result.failed:
+            print(f"  FAILED {line}")
+        ok &= result.ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
