@@ -22,6 +22,7 @@ from auth_service.core.logging import configure_logging
 from auth_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from auth_service.core.security import KeyRing, Passwords
 from auth_service.db import UNAVAILABLE_ERRORS, create_pool
+from auth_service.models import ErrorBody
 from auth_service.store import refresh_tokens, throttle
 
 log = logging.getLogger("auth_service")
@@ -82,6 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description="Sign-up, login, rotating refresh tokens, API keys and JWKS.",
         lifespan=lifespan,
+        # Answers any route can give; documented so clients (and schema tests) expect them.
+        responses={
+            400: {"model": ErrorBody, "description": "body is not parseable (e.g. not UTF-8)"},
+            413: {"model": ErrorBody, "description": "request body too large"},
+            503: {"model": ErrorBody, "description": "database unavailable; see Retry-After"},
+        },
     )
     app.state.settings = settings
     app.state.keyring = KeyRing.from_jwks_json(

@@ -1,0 +1,119 @@
+"""Configuration from the environment, with errors that name the variable."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from auth_service.core.config import ConfigError, DatabaseSettings, load_settings
+from auth_service.core.security import generate_signing_key
+
+KEYS = json.dumps({"keys": [generate_signing_key("k1")]})
+BASE = {
+    "AUTH_SIGNING_KEYS": KEYS,
+    "AUTH_ISSUER": "https://auth.example.com",
+    "AUTH_DATABASE_URL": "postgresql://auth@db.internal/auth",
+}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("AUTH_"):
+            monkeypatch.delenv(key)
+
+    def set_env(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+
+    return set_env
+
+
+def test_a_complete_environment_loads_with_secure_defaults(env):
+    env(**BASE)
+    settings = load_settings()
+    assert settings.audience == "platform-api"
+    assert settings.access_token_ttl_seconds == 900
+    assert (settings.argon2_memory_kib, settings.argon2_time_cost) == (19456, 2)
+    assert "sslmode=require" in settings.conninfo()
+
+
+@pytest.mark.parametrize("missing", ["AUTH_SIGNING_KEYS", "AUTH_ISSUER"])
+def test_missing_variable_is_named(env, missing):
+    env(**{k: v for k, v in BASE.items() if k != missing})
+    with pytest.raises(ConfigError, match=f"{missing}: missing environment variable"):
+        load_settings()
+
+
+def test_database_parts_are_named_when_incomplete(env):
+    env(**{k: v for k, v in BASE.items() if k != "AUTH_DATABASE_URL"}, AUTH_DB_HOST="db")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "AUTH_DB_NAME" in message and "AUTH_DB_PASSWORD" in message
+    assert "AUTH_DB_HOST," in message  # listed among the alternatives, not as missing
+
+
+def test_database_parts_build_a_tls_connection(env):
+    env(
+        **{k: v for k, v in BASE.items() if k != "AUTH_DATABASE_URL"},
+        AUTH_DB_HOST="db.internal",
+        AUTH_DB_NAME="auth",
+        AUTH_DB_USER="auth",
+        AUTH_DB_PASSWORD="s3cret",
+        AUTH_DB_SSLMODE="verify-full",
+        AUTH_DB_SSLROOTCERT="/etc/ssl/certs/rds.pem",
+    )
+    conninfo = load_settings(DatabaseSettings).conninfo()
+    assert "host=db.internal" in conninfo and "sslmode=verify-full" in conninfo
+    assert "sslrootcert=/etc/ssl/certs/rds.pem" in conninfo
+
+
+def test_plaintext_database_connection_is_refused_by_default(env):
+    env(**BASE, AUTH_DB_SSLMODE="disable")
+    with pytest.raises(ConfigError, match="AUTH_DB_SSLMODE=disable does not encrypt"):
+        load_settings()
+
+
+def test_sslmode_in_the_url_cannot_weaken_tls(env):
+    env(**{**BASE, "AUTH_DATABASE_URL": "postgresql://auth@db/auth?sslmode=disable"})
+    assert "sslmode=require" in load_settings().conninfo()
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        ("not json", "not JSON"),
+        ('{"keys": []}', "expected a JWK Set"),
+        (json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}), "EC P-256"),
+        (
+            json.dumps({"keys": [{k: v for k, v in generate_signing_key().items() if k != "d"}]}),
+            "private part",
+        ),
+        (
+            json.dumps({"keys": [generate_signing_key("same"), generate_signing_key("same")]}),
+            "duplicate kid",
+        ),
+    ],
+)
+def test_bad_signing_keys_are_refused_with_the_reason(env, keys, reason):
+    env(**{**BASE, "AUTH_SIGNING_KEYS": keys})
+    with pytest.raises(ConfigError, match="AUTH_SIGNING_KEYS") as info:
+        load_settings()
+    assert reason in str(info.value)
+
+
+def test_errors_never_echo_secret_values(env):
+    env(**{**BASE, "AUTH_SIGNING_KEYS": '{"keys": [{"kty": "EC", "d": "TOPSECRET"}]}'})
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "TOPSECRET" not in str(info.value)
+
+
+def test_service_start_fails_cleanly_without_configuration(env):
+    from auth_service.main import create_app
+
+    with pytest.raises(SystemExit) as info:
+        create_app()
+    assert info.value.code == 2
