@@ -111,3 +111,9 @@ def test_migrate_command_names_the_missing_variable():
     result = _run_command({"AUTH_DB_HOST": "db.internal", "AUTH_DB_NAME": "auth"})
     assert result.returncode == 2
     assert "AUTH_DB_USER" in result.stdout and "AUTH_DB_PASSWORD" in result.stdout
+
+
+def test_service_migrates_at_start_up_when_configured(client_factory, postgres_server):
+    url = postgres_server.create_database("mig_on_start")
+    client = client_factory(database_url=url, migrate_on_start=True)
+    assert client.get("/ready").json() == {"status": "ready"}

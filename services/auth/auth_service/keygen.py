@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auth_service.keygen", description=__doc__)
     parser.add_argument("--rotate", metavar="JWKS_JSON", help="the current AUTH_SIGNING_KEYS")
     args = parser.parse_args(argv)
-    new_key = generate_signing_key(kid=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    new_key = generate_signing_key()
+    # Readable (when it was made) and unique (a thumbprint prefix) at once.
+    new_key["kid"] = f"{datetime.now(UTC):%Y%m%d}-{new_key['kid'][:12]}"
     keys = [new_key]
     if args.rotate:
         current = json.loads(args.rotate).get("keys") or []

@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
+        max_concurrency=settings.argon2_max_concurrency,
     )
     errors.install(app)
     for router in (health.router, jwks.router, users.router, tokens.router, api_keys.router):

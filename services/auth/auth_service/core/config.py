@@ -107,6 +107,8 @@ class Settings(DatabaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # Concurrent Argon2 runs per task; each holds argon2_memory_kib of RAM.
+    argon2_max_concurrency: int = Field(default=4, ge=1)
 
     # Login throttling (fixed windows stored in PostgreSQL, shared by every task).
     throttle_window_seconds: int = Field(default=900, ge=1)

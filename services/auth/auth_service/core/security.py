@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from joserfc import jwt
@@ -163,14 +165,36 @@ def generate_signing_key(kid: str | None = None) -> dict[str, Any]:
 
 
 class Passwords:
-    """Argon2id hashing with a fixed-cost path for unknown users (no account enumeration)."""
+    """Argon2id hashing with a fixed-cost path for unknown users (no account enumeration).
 
-    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    The async methods run Argon2 in worker threads (it releases the GIL) and at most
+    ``max_concurrency`` at a time: each run holds ``memory_kib`` of RAM, so an unbounded burst
+    of logins could exhaust a small task's memory.
+    """
+
+    def __init__(
+        self, *, time_cost: int, memory_kib: int, parallelism: int, max_concurrency: int = 4
+    ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         # Verified against when the account does not exist, so both paths cost one Argon2 run.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self._max_concurrency = max_concurrency
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # created on first use, inside the running event loop
+            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        return self._limiter
+
+    async def hash_async(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self.hash, password, limiter=self._threads())
+
+    async def verify_async(self, stored_hash: str | None, password: str) -> tuple[bool, bool]:
+        return await anyio.to_thread.run_sync(
+            self.verify, stored_hash, password, limiter=self._threads()
+        )
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

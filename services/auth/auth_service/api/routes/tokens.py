@@ -6,7 +6,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from auth_service.api.deps import (
     ConnDep,
@@ -93,15 +92,15 @@ async def _password_grant(
             raise _too_many(wait)
         user = await users.by_email(conn, body.email)
     # Unknown users are checked against a dummy hash: same time, same answer, no enumeration.
-    ok, needs_rehash = await run_in_threadpool(
-        passwords.verify, user.password_hash if user else None, body.password
+    ok, needs_rehash = await passwords.verify_async(
+        user.password_hash if user else None, body.password
     )
     async with pool.connection() as conn:
         if not ok or user is None:
             await throttle.record_failure(conn, limits, account=account, ip=ip)
             raise _invalid_grant("invalid e-mail or password")
         if needs_rehash:
-            new_hash = await run_in_threadpool(passwords.hash, body.password)
+            new_hash = await passwords.hash_async(body.password)
             await users.update_password_hash(conn, user.id, new_hash)
             log.info("password rehashed", extra={"user_id": str(user.id)})
         await throttle.clear_account(conn, account)

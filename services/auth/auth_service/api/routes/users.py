@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, status
-from starlette.concurrency import run_in_threadpool
 
 from auth_service.api.deps import ConnDep, PasswordsDep
 from auth_service.models import ErrorBody, SignUp, User
@@ -22,8 +21,7 @@ log = logging.getLogger("auth_service.users")
     responses={409: {"model": ErrorBody, "description": "e-mail already registered"}},
 )
 async def sign_up(body: SignUp, conn: ConnDep, passwords: PasswordsDep) -> User:
-    # Argon2 is CPU-bound and releases the GIL: keep it off the event loop.
-    password_hash = await run_in_threadpool(passwords.hash, body.password)
+    password_hash = await passwords.hash_async(body.password)
     try:
         row = await users.create(conn, body.email, password_hash)
     except users.EmailTaken:
