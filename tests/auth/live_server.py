@@ -1,0 +1,94 @@
+"""The auth service under a real uvicorn process, started with the image's own command line.
+
+Shared by the process-level tests and the benchmark (bench/auth_bench.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+DOCKERFILE = Path(__file__).resolve().parents[2] / "services" / "auth" / "Dockerfile"
+
+
+def image_command() -> list[str]:
+    """The exec-form CMD of the Dockerfile, as a list."""
+    lines = DOCKERFILE.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("CMD "))
+    parts: list[str] = []
+    for line in lines[start:]:
+        parts.append(line.rstrip().removesuffix("\\"))
+        if not line.rstrip().endswith("\\"):
+            break
+    return json.loads(" ".join(parts).removeprefix("CMD "))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """``uvicorn`` as the image runs it, on a loopback port, with the given environment."""
+
+    def __init__(self, env: dict[str, str], extra_args: list[str] | None = None) -> None:
+        self.port = free_port()
+        command = image_command()
+        command[command.index("--host") + 1] = "127.0.0.1"
+        command[command.index("--port") + 1] = str(self.port)
+        self.command = [sys.executable, "-m", *command, *(extra_args or [])]
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}, **env}
+        self.process: subprocess.Popen[str] | None = None
+        self.output = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        self.process = subprocess.Popen(
+            self.command,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.communicate()[0]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become healthy in {timeout} s:\n{self.output}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as ECS sends it; returns the exit code and keeps the output."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.output += self.process.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.output += self.process.communicate()[0]
+        return self.process.returncode
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.stop()
