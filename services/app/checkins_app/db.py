@@ -9,6 +9,8 @@ idempotent).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cassandra
@@ -45,6 +47,15 @@ class InFlight:
         self._count -= 1
         if self._count == 0:
             self._idle.set()
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        """Hold shutdown for a whole multi-statement operation (e.g. index rows, then rows)."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
 
     @property
     def count(self) -> int:

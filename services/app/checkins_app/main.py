@@ -58,6 +58,7 @@ def create_app(
             cluster, session = await asyncio.to_thread(connect, ks)
             repo = await asyncio.to_thread(Repository, session, ks.keyspace)
         app.state.repository = repo
+        app.state.cluster = cluster
         await keys.warm()
         log.info("ready to serve", extra={"keyspace": repo.keyspace})
         try:

@@ -212,6 +212,10 @@ class Repository:
     async def register_device(self, device: DeviceRow) -> DeviceRow:
         """Register `device` for its owner; a repeat of the same registration returns the
         stored device. Raises DeviceOwnedElsewhere / DeviceConflict."""
+        with self.in_flight.track():
+            return await self._register_device(device)
+
+    async def _register_device(self, device: DeviceRow) -> DeviceRow:
         params = (device.device_id, device.owner_id, device.name, device.platform,
                   device.created_at)  # fmt: skip
         rows = await self._run(self._claim_device, params)
@@ -263,6 +267,12 @@ class Repository:
     ) -> None:
         """Store `records` (idempotent). Index rows first, then the check-ins; any failure
         raises StorageUnavailable and the caller reports nothing as stored."""
+        with self.in_flight.track():
+            await self._write_checkins(device_id, records, received_at)
+
+    async def _write_checkins(
+        self, device_id: UUID, records: list[CheckinRecord], received_at: datetime
+    ) -> None:
         days = sorted({r.day for r in records})
         index_writes: list[Awaitable[Any]] = []
         for day in days:

@@ -26,7 +26,11 @@ async def ready(repository: RepositoryDep, settings: SettingsDep) -> JSONRespons
         await repository.ping()
     except StorageUnavailable:
         return JSONResponse(
-            {"status": "unavailable", "storage": "unreachable"},
+            {
+                "status": "unavailable",
+                "storage": "unreachable",
+                "detail": "storage temporarily unavailable; retry later",
+            },
             status_code=503,
             headers={"Retry-After": str(settings.retry_after_seconds)},
         )
