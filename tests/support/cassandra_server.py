@@ -297,12 +297,31 @@ class LocalCassandra:
         java = java_executable()
         mvn = maven_executable()
         lib = fetch_jars(self.settings, mvn)
+        began = time.monotonic()
+        # The free ports are picked before Cassandra binds them; if another process takes one
+        # in between, start again on new ports.
+        for attempt in range(3):
+            try:
+                self._launch(java, lib)
+                self._wait_until_ready(began)
+                break
+            except CassandraStartError:
+                if attempt == 2 or "Address already in use" not in self.log_tail(200):
+                    raise
+                self.stop()
+        self.startup_seconds = time.monotonic() - began
+        desc = (
+            f"Apache Cassandra {self.settings.version} started from Maven jars "
+            f"on 127.0.0.1:{self.native_port} in {self.startup_seconds:.1f}s"
+        )
+        return NodeInfo(("127.0.0.1",), self.native_port, SIMPLE_SNITCH_DC, desc)
+
+    def _launch(self, java: str, lib: Path) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="cassandra-test-node-"))
         self.native_port = free_port()
         storage_port = free_port()
         config = self._write_config(self.workdir, self.native_port, storage_port)
         cmd = self.command(java, lib, config)
-        began = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 cmd,
@@ -312,13 +331,6 @@ class LocalCassandra:
                 cwd=self.workdir,
                 preexec_fn=_die_with_parent,
             )
-        self._wait_until_ready(began)
-        self.startup_seconds = time.monotonic() - began
-        desc = (
-            f"Apache Cassandra {self.settings.version} started from Maven jars "
-            f"on 127.0.0.1:{self.native_port} in {self.startup_seconds:.1f}s"
-        )
-        return NodeInfo(("127.0.0.1",), self.native_port, SIMPLE_SNITCH_DC, desc)
 
     def _wait_until_ready(self, began: float) -> None:
         assert self.process is not None
@@ -349,3 +361,24 @@ class LocalCassandra:
                 proc.wait(timeout=30)
         if self.workdir is not None and not keep_files:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def main() -> None:
+    """Run a node in the foreground for local development and benchmarks (Ctrl-C stops it)."""
+    # Stop the node on `kill` too (a background job ignores Ctrl-C).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    node = LocalCassandra()
+    try:
+        info = node.start()
+        print(info.description, flush=True)
+        print(f"export CASSANDRA_CONTACT_POINTS=127.0.0.1 CASSANDRA_PORT={info.port}", flush=True)
+        assert node.process is not None
+        node.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+
+
+if __name__ == "__main__":
+    main()
