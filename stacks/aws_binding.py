@@ -99,7 +99,8 @@ def is_active() -> bool:
     """True if the binding in this process was (or will be) loaded lazily."""
     module = sys.modules.get(PACKAGE)
     if module is not None:
-        return isinstance(module.__spec__.loader, _PackageLoader)
+        spec = getattr(module, "__spec__", None)
+        return isinstance(getattr(spec, "loader", None), _PackageLoader)
     return any(isinstance(finder, _LazyBindingFinder) for finder in sys.meta_path)
 
 

@@ -171,6 +171,7 @@ with warnings.catch_warnings(record=True) as caught:
 print(json.dumps({
     "active": active,
     "finder": any(isinstance(f, b._LazyBindingFinder) for f in sys.meta_path),
+    "is_active": b.is_active(),
     "warnings": [str(w.message) for w in caught],
 }))
 """
@@ -191,6 +192,7 @@ def test_install_leaves_the_plain_import_in_place_when_unsafe(case, env, warning
     result = json.loads(done.stdout)
     assert result["active"] is False
     assert result["finder"] is False
+    assert result["is_active"] is False
     if warning is None:
         assert result["warnings"] == []
     else:
