@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -39,14 +40,20 @@ def free_port() -> int:
 class LiveServer:
     """``uvicorn`` as the image runs it, on a loopback port, with the given environment."""
 
-    def __init__(self, env: dict[str, str], extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], extra_args: list[str] | None = None, app: str | None = None
+    ) -> None:
         self.port = free_port()
         command = image_command()
+        if app is not None:  # another application factory under the very same server flags
+            command[1] = app
         command[command.index("--host") + 1] = "127.0.0.1"
         command[command.index("--port") + 1] = str(self.port)
         self.command = [sys.executable, "-m", *command, *(extra_args or [])]
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}, **env}
         self.process: subprocess.Popen[str] | None = None
+        # A file, not a pipe: a busy server must never block on a full pipe nobody reads.
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop())
         self.output = ""
 
     @property
@@ -57,14 +64,14 @@ class LiveServer:
         self.process = subprocess.Popen(
             self.command,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.communicate()[0]}")
+                raise RuntimeError(f"server exited: {self._read_log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
                     if response.status == 200:
@@ -80,11 +87,18 @@ class LiveServer:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            self.output += self.process.communicate(timeout=timeout)[0]
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.output += self.process.communicate()[0]
+            self.process.wait()
+        self.output = self._read_log()
+        self._log.close()
         return self.process.returncode
+
+    def _read_log(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
 
     def __enter__(self) -> LiveServer:
         return self.start()

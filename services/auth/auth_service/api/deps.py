@@ -1,4 +1,8 @@
-"""Dependencies injected with ``Depends`` (tests override these, not globals)."""
+"""Dependencies injected with ``Depends`` (tests override these, not globals).
+
+All are ``async def``: FastAPI runs plain ``def`` dependencies in a worker thread, a hop that
+cost more than the whole JWKS handler.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +20,23 @@ from auth_service.core.security import InvalidToken, KeyRing, Passwords
 from auth_service.store.throttle import Limits
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_keyring(request: Request) -> KeyRing:
+async def get_keyring(request: Request) -> KeyRing:
     return request.app.state.keyring
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     return request.app.state.passwords
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
     return request.app.state.pool
 
 
-def get_limits(settings: Annotated[Settings, Depends(get_settings)]) -> Limits:
+async def get_limits(settings: Annotated[Settings, Depends(get_settings)]) -> Limits:
     return Limits(
         window_seconds=settings.throttle_window_seconds,
         account_max_failures=settings.throttle_account_max_failures,
@@ -71,7 +75,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def current_user(
+async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     keyring: Annotated[KeyRing, Depends(get_keyring)],
 ) -> Principal:
