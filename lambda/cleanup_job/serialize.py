@@ -19,6 +19,10 @@ from typing import Any
 from cassandra.util import Date as CassandraDate
 
 _EPOCH = dt.datetime(1970, 1, 1)
+# One encoder instance: json.dumps would build a new one per call for these options.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 _ONE_MS = dt.timedelta(milliseconds=1)
 
 
@@ -41,38 +45,57 @@ def parse_timestamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
 
 
+def _timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is None and value.microsecond % 1000 == 0:
+        # Fast path (the common case): already whole milliseconds, naive UTC.
+        return value.isoformat(timespec="milliseconds") + "Z"
+    return format_timestamp(value)
+
+
+def _float(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite float {value!r}")
+    return value
+
+
+def _cassandra_date(value: CassandraDate) -> str:
+    return value.date().isoformat()  # ValueError outside Python's date range
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+# Exact type -> encoder; dispatch by dict keeps the per-row cost low. Types not listed (blob,
+# collections, decimals, ...) have no agreed archive form and are refused.
+_ENCODERS: dict[type, Any] = {
+    type(None): _identity,
+    str: _identity,
+    bool: _identity,
+    int: _identity,
+    float: _float,
+    uuid.UUID: str,
+    dt.datetime: _timestamp,
+    dt.date: dt.date.isoformat,
+    CassandraDate: _cassandra_date,
+}
+
+
 def _value(column: str, value: Any) -> Any:
-    # Order matters: bool is an int, datetime is a date.
-    if value is None or isinstance(value, str | bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise UnserialisableRow(f"column {column!r}: non-finite float {value!r}")
-        return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return format_timestamp(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, CassandraDate):
-        try:
-            return value.date().isoformat()
-        except ValueError as exc:  # days outside Python's date range
-            raise UnserialisableRow(f"column {column!r}: date out of range: {exc}") from exc
-    raise UnserialisableRow(f"column {column!r}: unsupported type {type(value).__name__}")
+    encoder = _ENCODERS.get(type(value))
+    if encoder is None:
+        raise UnserialisableRow(f"column {column!r}: unsupported type {type(value).__name__}")
+    try:
+        return encoder(value)
+    except ValueError as exc:
+        raise UnserialisableRow(f"column {column!r}: {exc}") from exc
 
 
 def encode_row(columns: Sequence[str], values: Sequence[Any]) -> bytes:
     """One JSON object per line, newline-terminated."""
     record = {name: _value(name, value) for name, value in zip(columns, values, strict=True)}
     try:
-        text = json.dumps(
-            record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        return text.encode("utf-8") + b"\n"
+        return (_ENCODER.encode(record) + "\n").encode("utf-8")
     except (ValueError, UnicodeEncodeError) as exc:
         raise UnserialisableRow(f"row cannot be encoded: {exc}") from exc
 

@@ -105,9 +105,25 @@ class CheckinsSource:
                     yield PartitionRef(day=day, shard=shard, device_id=row.device_id)
 
     def read(self, ref: PartitionRef) -> Iterator[Page]:
-        """The partition's rows in clustering order, one driver page at a time."""
-        for result in self._pages(self._rows, (ref.device_id, ref.day)):
-            yield Page(columns=result.column_names, rows=result.current_rows)
+        """The partition's rows in clustering order, one driver page at a time.
+
+        The next page is requested before the current one is handed out, so Cassandra works
+        on it while the caller encodes; at most two pages are in memory.
+        """
+        bound = self._rows.bind((ref.device_id, ref.day))
+        bound.fetch_size = self._fetch_size
+        future = self._session.execute_async(bound)
+        result = future.result()
+        columns = result.column_names
+        while True:
+            rows = result.current_rows
+            more = future.has_more_pages
+            if more:
+                future.start_fetching_next_page()
+            yield Page(columns=columns, rows=rows)
+            if not more:
+                return
+            result = future.result()
 
     def delete_partition(self, ref: PartitionRef) -> None:
         self._session.execute(self._delete_partition, (ref.device_id, ref.day))

@@ -149,6 +149,14 @@ class FlakySession:
             raise error
         return self._real.execute(statement, parameters, *args, **kwargs)
 
+    def execute_async(
+        self, statement: Any, parameters: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        error = self._fail(statement, parameters)
+        if error is not None:
+            raise error
+        return self._real.execute_async(statement, parameters, *args, **kwargs)
+
 
 def test_throttled_read_and_write_timeout(seeder, s3):
     devices, rows = _seed(seeder)
