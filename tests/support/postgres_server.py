@@ -208,3 +208,19 @@ class PostgresServer:
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
             self.stop()
+
+
+def main() -> None:
+    """``python -m tests.support.postgres_server``: a throwaway server until Ctrl-C."""
+    import signal
+
+    with PostgresServer() as server:
+        print(f"{server.binaries.version} running; connection URL: {server.dsn()}", flush=True)
+        print("press Ctrl-C to stop (the data is deleted)", flush=True)
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        signal.sigwait(stop_signals)
+
+
+if __name__ == "__main__":
+    main()
