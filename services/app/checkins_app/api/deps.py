@@ -19,15 +19,17 @@ from checkins_app.repository import Repository
 _bearer = HTTPBearer(auto_error=False, description="Access token from the auth service")
 
 
-def get_settings(request: Request) -> Settings:
+# `async def` although they do not await: FastAPI runs plain `def` dependencies in a thread
+# pool, a thread hand-off per dependency per request.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_verifier(request: Request) -> TokenVerifier:
+async def get_verifier(request: Request) -> TokenVerifier:
     return request.app.state.verifier
 
 
-def get_repository(request: Request) -> Repository:
+async def get_repository(request: Request) -> Repository:
     return request.app.state.repository
 
 
