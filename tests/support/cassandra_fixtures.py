@@ -17,6 +17,7 @@ a failure). Java and Maven present but the node does not start: the tests error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from tests.support.cassandra_server import (
 )
 
 if TYPE_CHECKING:
-    from cassandra.cluster import Cluster, Session
+    from cassandra.cluster import Cluster, ResponseFuture, Session
     from checkins_data.connection import KeyspacesSettings
 
 CASSANDRA_FIXTURES = frozenset(
@@ -149,8 +150,18 @@ def cassandra_cluster(cassandra_node: NodeInfo) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="session")
-def _cassandra_admin_session(cassandra_cluster: Cluster) -> Session:
-    return cassandra_cluster.connect()
+def _cassandra_admin_session(cassandra_cluster: Cluster) -> Iterator[Session]:
+    session = cassandra_cluster.connect()
+    pending: list[ResponseFuture] = []
+    session._test_pending_drops = pending  # type: ignore[attr-defined]
+    try:
+        yield session
+    finally:
+        # Test keyspaces are dropped in the background; let the last drops finish so an
+        # external cluster is left clean.
+        for future in pending:
+            with contextlib.suppress(Exception):
+                future.result()
 
 
 def unique_keyspace_name(prefix: str = "test") -> str:
@@ -184,11 +195,15 @@ def drop_test_keyspace(session: Session, keyspace: str) -> None:
 
 @pytest.fixture
 def cassandra_keyspace(_cassandra_admin_session: Session) -> Iterator[str]:
-    name = create_test_keyspace(_cassandra_admin_session)
+    session = _cassandra_admin_session
+    name = create_test_keyspace(session)
     try:
         yield name
     finally:
-        drop_test_keyspace(_cassandra_admin_session, name)
+        # Dropping takes a second or more on a busy machine; it need not hold up the next test.
+        session._test_pending_drops.append(  # type: ignore[attr-defined]
+            session.execute_async(f"DROP KEYSPACE IF EXISTS {name}", timeout=120)
+        )
 
 
 @pytest.fixture
