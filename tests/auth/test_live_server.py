@@ -64,6 +64,7 @@ def test_trusted_proxy_header_sets_the_client_address_then_sigterm_stops_cleanly
     # Every line is JSON (the parse above), uvicorn's own included.
     assert "auth service started" in messages
     assert any(m.startswith("Finished server process") for m in messages)
+    assert not [line for line in lines if "color_message" in line]  # no terminal colour codes
     # The lifespan shutdown ran: the pool was closed, not abandoned.
     assert "auth service stopped" in messages
     (xff,) = [line for line in lines if line.get("request_id") == "xff"]

@@ -16,7 +16,13 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# uvicorn adds "color_message" (the message with terminal colour codes): not for JSON logs.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
