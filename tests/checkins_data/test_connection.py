@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 
 import pytest
-from cassandra import ConsistencyLevel, OperationTimedOut, WriteType
+from cassandra import ConsistencyLevel, WriteType
 from cassandra.cluster import EXEC_PROFILE_DEFAULT
+from cassandra.connection import ConnectionException
 from cassandra.policies import (
     ConstantSpeculativeExecutionPolicy,
     DCAwareRoundRobinPolicy,
     RetryPolicy,
     TokenAwarePolicy,
 )
+from cassandra.protocol import OverloadedErrorMessage, ServerError
 from cassandra.query import SimpleStatement
 from cassandra_sigv4.auth import SigV4AuthProvider
 from checkins_data.connection import (
@@ -142,8 +145,12 @@ def test_aws_path_uses_tls12_sigv4_and_the_keyspaces_endpoint(no_network, fake_a
     auth = cluster.auth_provider
     assert isinstance(auth, SigV4AuthProvider)
     assert auth.session.region_name == "eu-west-1"
-    # The authenticator signs with the default credential chain (here: the environment).
-    assert auth.session.get_credentials().access_key == "AKIDEXAMPLE"
+    # The authenticator signs the server's nonce with the default credential chain (here: the
+    # environment), as it will with the task role.
+    answer = auth.new_authenticator("10.0.0.1").evaluate_challenge(b"nonce=0123456789abcdef")
+    fields = dict(part.split("=", 1) for part in answer.split(","))
+    assert fields["access_key"] == "AKIDEXAMPLE"
+    assert re.fullmatch(r"[0-9a-f]{64}", fields["signature"])
 
 
 def test_local_path_has_no_tls_and_no_authentication(no_network):
@@ -175,8 +182,19 @@ def test_non_idempotent_writes_are_never_retried():
     lq = ConsistencyLevel.LOCAL_QUORUM
     decision, _ = policy.on_write_timeout(_stmt(False), lq, WriteType.SIMPLE, 2, 1, 0)
     assert decision == RetryPolicy.RETHROW
-    decision, _ = policy.on_request_error(_stmt(False), lq, OperationTimedOut(), 0)
-    assert decision == RetryPolicy.RETHROW
+    for ambiguous in (ServerError(0, "boom", {}), ConnectionException("reset")):
+        decision, _ = policy.on_request_error(_stmt(False), lq, ambiguous, 0)
+        assert decision == RetryPolicy.RETHROW
+
+
+def test_a_refused_request_is_retried_even_when_not_idempotent():
+    policy = KeyspacesRetryPolicy(max_retries=1)
+    lq = ConsistencyLevel.LOCAL_QUORUM
+    overloaded = OverloadedErrorMessage(0, "overloaded", {})
+    assert (
+        policy.on_request_error(_stmt(False), lq, overloaded, 0)[0] == RetryPolicy.RETRY_NEXT_HOST
+    )
+    assert policy.on_request_error(_stmt(False), lq, overloaded, 1)[0] == RetryPolicy.RETHROW
 
 
 def test_idempotent_statements_retry_on_the_next_host_up_to_the_limit():
@@ -190,7 +208,7 @@ def test_idempotent_statements_retry_on_the_next_host_up_to_the_limit():
         policy.on_read_timeout(_stmt(False), lq, 2, 1, False, 0)[0] == RetryPolicy.RETRY_NEXT_HOST
     )
     assert policy.on_unavailable(_stmt(False), lq, 2, 1, 2)[0] == RetryPolicy.RETHROW
-    assert policy.on_request_error(_stmt(True), lq, OperationTimedOut(), 1) == (
+    assert policy.on_request_error(_stmt(True), lq, ConnectionException("reset"), 1) == (
         RetryPolicy.RETRY_NEXT_HOST,
         lq,
     )

@@ -12,7 +12,7 @@ import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
-from cassandra import ConsistencyLevel, OperationTimedOut, WriteType
+from cassandra import ConsistencyLevel, WriteType
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.connection import DefaultEndPoint
 from cassandra.policies import (
@@ -22,6 +22,7 @@ from cassandra.policies import (
     RetryPolicy,
     TokenAwarePolicy,
 )
+from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -97,6 +98,9 @@ class KeyspacesSettings(BaseSettings):
         return str(self.region) if self.use_aws else self.local_dc
 
 
+_REFUSED_UNAPPLIED = (OverloadedErrorMessage, IsBootstrappingErrorMessage)
+
+
 class KeyspacesRetryPolicy(RetryPolicy):
     """Retries what Keyspaces reports under load, without ever repeating a non-idempotent write.
 
@@ -129,9 +133,10 @@ class KeyspacesRetryPolicy(RetryPolicy):
         return self._retry_next(consistency, retry_num)
 
     def on_request_error(self, query, consistency, error, retry_num):
-        # A client-side timeout or a broken connection may have applied the statement.
+        # Overloaded / bootstrapping: the node refused the request, nothing was applied. A server
+        # error or a broken connection may have applied it: only idempotent statements retry.
         idempotent = bool(getattr(query, "is_idempotent", False))
-        if idempotent or not isinstance(error, OperationTimedOut):
+        if idempotent or isinstance(error, _REFUSED_UNAPPLIED):
             return self._retry_next(consistency, retry_num)
         return self.RETHROW, None
 
