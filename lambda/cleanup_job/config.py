@@ -38,6 +38,8 @@ class CleanupSettings(BaseSettings):
     """Rows per driver page (Keyspaces caps a page at 1 MB anyway)."""
     part_size: int = Field(default=8 * MIB, ge=S3_MIN_PART_SIZE, le=512 * MIB)
     """Multipart part size; objects up to this size go up in one PutObject."""
+    concurrency: int = Field(default=4, ge=1, le=32)
+    """Partitions of a day processed at once (each holds at most two pages and one part)."""
     verify_reread: bool = True
     """After the HEAD check, read the object back (SHA-256 and row count) before deleting."""
     time_margin_seconds: float = Field(default=60.0, ge=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
@@ -63,11 +64,14 @@ class Reporter:
         self._namespace = namespace
         self._environment = environment
         self._stream = stream
+        self._lock = threading.Lock()
 
     def _write(self, record: dict[str, Any]) -> None:
         stream = self._stream or sys.stdout
-        stream.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-        stream.flush()
+        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        with self._lock:  # partitions report from worker threads
+            stream.write(line)
+            stream.flush()
 
     def event(self, event: str, **fields: Any) -> None:
         level = "ERROR" if event.endswith("failed") else "INFO"

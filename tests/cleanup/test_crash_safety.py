@@ -2,7 +2,8 @@
 
 The kill is a BaseException raised from the job's step probe: like SIGKILL it skips the job's
 ``except Exception`` handlers, so no abort or clean-up code runs; only what reached Cassandra
-and S3 before that point survives, which is all a real kill leaves too.
+and S3 before that point survives, which is all a real kill leaves too. The killed runs use
+one worker so nothing else is in flight when the kill lands; the reruns use the default pool.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def test_kill_then_rerun_loses_and_duplicates_nothing(seeder, run_job, s3, step,
     old, recent = _seed(seeder, seed=occurrence * 7 + len(step))
     probe = kill_at(step, occurrence)
     with pytest.raises(Killed):
-        run_job(probe=probe, fetch_size=10)
+        run_job(probe=probe, fetch_size=10, concurrency=1)
     assert probe.fired()
     # Nothing deleted that is not in the archive, even right after the kill.
     remaining = set(seeder.table_rows())
@@ -85,7 +86,7 @@ def test_kill_at_every_step_in_turn(seeder, run_job, s3):
     old, recent = _seed(seeder, seed=99)
     for step in ("page-read", "uploaded", "verified", "partition-deleted", "index-deleted"):
         with pytest.raises(Killed):
-            run_job(probe=kill_at(step, 2), fetch_size=10)
+            run_job(probe=kill_at(step, 2), fetch_size=10, concurrency=1)
     run_job(fetch_size=10)
     _assert_clean(seeder, s3, old, recent)
 
@@ -111,7 +112,7 @@ def test_kill_mid_multipart_upload(seeder, run_job, s3):
     part = 5 * 1024 * 1024
 
     with pytest.raises(Killed):
-        run_job(probe=kill_at("part-uploaded", 1), fetch_size=1000, part_size=part)
+        run_job(probe=kill_at("part-uploaded", 1), fetch_size=1000, part_size=part, concurrency=1)
     assert archive_objects(s3, BUCKET) == {}
     assert len(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])) == 1
     assert len(seeder.table_rows()) == len(rows)

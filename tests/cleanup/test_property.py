@@ -46,8 +46,9 @@ crash = st.tuples(st.sampled_from(STEPS), st.integers(1, 4))
     retention=st.integers(2, 7),
     crashes=st.lists(crash, max_size=3),
     seed=st.integers(0, 2**32 - 1),
+    workers=st.sampled_from([1, 3]),
 )
-def test_any_data_any_crashes(module_session, s3, partitions, retention, crashes, seed):
+def test_any_data_any_crashes(module_session, s3, partitions, retention, crashes, seed, workers):
     wipe_keyspace(module_session)
     bucket = f"prop-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
@@ -84,8 +85,11 @@ def test_any_data_any_crashes(module_session, s3, partitions, retention, crashes
                 retention_days=retention,
                 archive_bucket=bucket,
                 fetch_size=10,
+                concurrency=workers,
             )
-    summary = run(retention_days=retention, archive_bucket=bucket, fetch_size=10)
+    summary = run(
+        retention_days=retention, archive_bucket=bucket, fetch_size=10, concurrency=workers
+    )
 
     cutoff = TODAY - dt.timedelta(days=retention)
     old = sorted(r for r in rows if r.day < cutoff)

@@ -48,7 +48,9 @@ def test_stops_before_the_timeout_and_resumes(seeder, run_job, s3):
 def test_deadline_inside_a_partition_leaves_it_untouched(seeder, run_job, s3):
     rows = _seed(seeder, devices=1, per_partition=50)
     # Clock reads: day, partition, pages 1..5 (fetch size 10); the 6th read is past the margin.
-    summary = run_job(context=FakeLambdaContext(remaining_ms=9_000, step_ms=1_000), fetch_size=10)
+    summary = run_job(
+        context=FakeLambdaContext(remaining_ms=9_000, step_ms=1_000), fetch_size=10, concurrency=1
+    )
     assert summary.partitions_deferred == 1 and summary.partitions_archived == 0
     assert archive_objects(s3, BUCKET) == {}
     assert seeder.table_rows() == sorted(rows)
