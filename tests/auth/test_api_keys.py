@@ -8,7 +8,7 @@ import psycopg
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.auth.conftest import login, sign_up
+from tests.auth.conftest import PASSWORD, login, sign_up
 
 
 def _auth(user) -> dict:
@@ -124,3 +124,45 @@ def test_active_keys_per_user_are_limited(client_factory):
 
 def test_malformed_key_id_is_422(client, user):
     assert client.delete("/v1/api-keys/not-a-uuid", headers=_auth(user)).status_code == 422
+
+
+def test_key_limit_holds_under_concurrent_creation(settings_factory):
+    import asyncio
+
+    import httpx
+    from auth_service.main import create_app
+
+    async def scenario() -> list[int]:
+        app = create_app(settings_factory(api_key_max_per_user=3, db_pool_max_size=8))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+                email = f"race-{id(app)}@example.com"
+                await http.post("/v1/users", json={"email": email, "password": PASSWORD})
+                token = (
+                    await http.post(
+                        "/v1/token",
+                        json={"grant_type": "password", "email": email, "password": PASSWORD},
+                    )
+                ).json()["access_token"]
+                responses = await asyncio.gather(
+                    *(
+                        http.post(
+                            "/v1/api-keys",
+                            json={"name": f"k{i}", "scopes": ["checkins:read"]},
+                            headers={"Authorization": f"Bearer {token}"},
+                        )
+                        for i in range(8)
+                    )
+                )
+                return sorted(r.status_code for r in responses)
+
+    assert asyncio.run(scenario()) == [201] * 3 + [409] * 5
+
+
+def test_deleted_user_with_a_live_token_cannot_create_keys(client, user, auth_database_url):
+    with psycopg.connect(auth_database_url) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (user["id"],))
+    response = _create(client, user)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "user no longer exists"}

@@ -24,6 +24,10 @@ class TooManyKeys(Exception):
     pass
 
 
+class OwnerGone(Exception):
+    """The user behind a still-valid access token has been deleted."""
+
+
 async def create(
     conn: AsyncConnection,
     *,
@@ -34,26 +38,28 @@ async def create(
     scopes: list[str],
     max_active: int,
 ) -> ApiKeyRow:
-    # The count and the insert run in one statement, so the limit holds without a lock.
-    cur = await conn.execute(
-        "INSERT INTO api_keys (user_id, name, key_hash, display_prefix, scopes)"
-        " SELECT %(user)s, %(name)s, %(hash)s, %(prefix)s, %(scopes)s"
-        " WHERE (SELECT count(*) FROM api_keys"
-        "        WHERE user_id = %(user)s AND revoked_at IS NULL) < %(max)s"
-        " RETURNING id, user_id, name, display_prefix, scopes, created_at, last_used_at,"
-        " revoked_at",
-        {
-            "user": user_id,
-            "name": name,
-            "hash": key_hash,
-            "prefix": display_prefix,
-            "scopes": scopes,
-            "max": max_active,
-        },
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise TooManyKeys
+    # Locking the owner's row serialises key creation per user, so the count that follows is
+    # current (each statement reads a fresh snapshot) and the limit holds under concurrency.
+    async with conn.transaction():
+        cur = await conn.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        if await cur.fetchone() is None:
+            raise OwnerGone
+        cur = await conn.execute(
+            "SELECT count(*) AS active FROM api_keys WHERE user_id = %s AND revoked_at IS NULL",
+            (user_id,),
+        )
+        counted = await cur.fetchone()
+        if counted is not None and counted["active"] >= max_active:
+            raise TooManyKeys
+        cur = await conn.execute(
+            "INSERT INTO api_keys (user_id, name, key_hash, display_prefix, scopes)"
+            " VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING id, user_id, name, display_prefix, scopes, created_at, last_used_at,"
+            " revoked_at",
+            (user_id, name, key_hash, display_prefix, scopes),
+        )
+        row = await cur.fetchone()
+    assert row is not None
     return ApiKeyRow.model_validate(row)
 
 

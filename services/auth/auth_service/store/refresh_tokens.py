@@ -34,7 +34,10 @@ async def issue(
     ttl_seconds: int,
     family_id: UUID | None = None,
 ) -> UUID:
-    """Store a new token (a new family unless one is given); returns the family id."""
+    """Store a new token (a new family unless one is given); returns the family id.
+
+    Raises psycopg.errors.ForeignKeyViolation if the user was deleted meanwhile.
+    """
     cur = await conn.execute(
         "INSERT INTO refresh_tokens (token_hash, family_id, user_id, scope, expires_at)"
         " VALUES (%s, coalesce(%s, gen_random_uuid()), %s, %s,"

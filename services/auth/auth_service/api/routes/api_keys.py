@@ -60,6 +60,8 @@ async def create_key(
             scopes=list(body.scopes),
             max_active=settings.api_key_max_per_user,
         )
+    except api_keys.OwnerGone:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "user no longer exists") from None
     except api_keys.TooManyKeys:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

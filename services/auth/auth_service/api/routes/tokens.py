@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from psycopg import errors
 
 from auth_service.api.deps import (
     ConnDep,
@@ -105,13 +106,16 @@ async def _password_grant(
             log.info("password rehashed", extra={"user_id": str(user.id)})
         await throttle.clear_account(conn, account)
         refresh = new_refresh_token()
-        family = await refresh_tokens.issue(
-            conn,
-            token_hash=secret_digest(refresh),
-            user_id=user.id,
-            scope=USER_SCOPE,
-            ttl_seconds=settings.refresh_token_ttl_seconds,
-        )
+        try:
+            family = await refresh_tokens.issue(
+                conn,
+                token_hash=secret_digest(refresh),
+                user_id=user.id,
+                scope=USER_SCOPE,
+                ttl_seconds=settings.refresh_token_ttl_seconds,
+            )
+        except errors.ForeignKeyViolation:  # the account was deleted during the login
+            raise _invalid_grant("invalid e-mail or password") from None
     access = keyring.issue(str(user.id), USER_SCOPE)
     log.info("login", extra={"user_id": str(user.id), "family_id": str(family)})
     return TokenResponse(
