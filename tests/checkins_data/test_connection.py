@@ -141,6 +141,7 @@ def test_aws_path_uses_tls12_sigv4_and_the_keyspaces_endpoint(no_network, fake_a
         "Amazon Root CA 2",
         "Amazon Root CA 3",
         "Amazon Root CA 4",
+        "Starfield Services Root Certificate Authority - G2",
     }
     auth = cluster.auth_provider
     assert isinstance(auth, SigV4AuthProvider)

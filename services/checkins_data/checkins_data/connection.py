@@ -32,13 +32,14 @@ KEYSPACES_PORT = 9142
 # Keyspaces speaks native protocol v4; pinning it avoids a downgrade handshake on every
 # connection, and Cassandra 5.0 speaks it too, so tests exercise the production protocol.
 PROTOCOL_VERSION = 4
-# The labels of the Amazon Trust Services roots in certifi's Mozilla bundle: the CAs Amazon
-# Keyspaces' endpoint certificates chain to.
+# The labels, in certifi's Mozilla bundle, of the roots Amazon Keyspaces' endpoint certificates
+# chain to: the Amazon Trust Services roots, and the Starfield root that cross-signs them.
 AMAZON_ROOT_CA_LABELS = (
     "Amazon Root CA 1",
     "Amazon Root CA 2",
     "Amazon Root CA 3",
     "Amazon Root CA 4",
+    "Starfield Services Root Certificate Authority - G2",
 )
 
 
@@ -142,7 +143,8 @@ class KeyspacesRetryPolicy(RetryPolicy):
 
 
 def amazon_root_cas_pem() -> str:
-    """The Amazon Trust Services root certificates, taken from certifi's CA bundle."""
+    """The Amazon root certificates as PEM, taken from certifi's CA bundle (a hashed, locked
+    dependency), so no image or package has to download them."""
     import certifi
 
     bundle = Path(certifi.where()).read_text(encoding="ascii")
@@ -155,8 +157,8 @@ def amazon_root_cas_pem() -> str:
         begin = bundle.index("-----BEGIN CERTIFICATE-----", start)
         end = bundle.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
         found.append(bundle[begin:end])
-    if not found:
-        raise RuntimeError("certifi's bundle has none of the Amazon root CAs")
+    if len(found) != len(AMAZON_ROOT_CA_LABELS):
+        raise RuntimeError("certifi's bundle lacks some of the Amazon root CAs")
     return "\n".join(found) + "\n"
 
 
