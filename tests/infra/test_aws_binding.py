@@ -61,11 +61,12 @@ print(json.dumps({
 """
 
 
-def _python(code: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60):
+def _python(code: str, *args: str, env: dict[str, str] | None = None, base=None, timeout=60):
+    """Run `code` in a fresh interpreter from the repository root; env overrides `base`."""
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
+        env={**(os.environ if base is None else base), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -85,16 +86,34 @@ def _loaded_submodules() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory) -> tuple[Path, dict]:
-    """The whole app synthesized with the plain import: (output folder, facts printed)."""
+def plain_started(tmp_path_factory) -> tuple[Path, subprocess.Popen]:
+    """Starts the plain-import synth early: it runs on the other core while this process works."""
     outdir = tmp_path_factory.mktemp("plain-import")
-    done = _python(PLAIN_SIDE, str(outdir), env={aws_binding.OPT_OUT_ENV: "0"}, timeout=600)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return outdir, json.loads(done.stdout.strip().splitlines()[-1])
+    process = subprocess.Popen(
+        [sys.executable, "-c", PLAIN_SIDE, str(outdir)],
+        cwd=REPO_ROOT,
+        env={**os.environ, aws_binding.OPT_OUT_ENV: "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield outdir, process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
 
 
 @pytest.fixture(scope="module")
-def fast(platform_config: PlatformConfig, tmp_path_factory) -> Path:
+def plain(plain_started) -> tuple[Path, dict]:
+    """The whole app synthesized with the plain import: (output folder, facts printed)."""
+    outdir, process = plain_started
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-4000:]
+    return outdir, json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def fast(plain_started, platform_config: PlatformConfig, tmp_path_factory) -> Path:
     """The whole app synthesized in this process, through the fast loader."""
     assert aws_binding.install(), "the fast loader could not be installed (see the warning)"
     outdir = tmp_path_factory.mktemp("fast-loader")
@@ -212,17 +231,9 @@ def test_install_points_jsii_at_the_wheel_node_unless_told_otherwise():
     node = aws_binding.node_binary()
     assert node is not None and Path(node).is_file()
     # This process has JSII_NODE set already (by install()): the probe starts without it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
-    done = subprocess.run(
-        [sys.executable, "-c", NODE_PROBE], cwd=REPO_ROOT, env=env, capture_output=True, text=True
-    )
+    no_jsii = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
+    done = _python(NODE_PROBE, base=no_jsii)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [node, "1"]
-    custom = subprocess.run(
-        [sys.executable, "-c", NODE_PROBE],
-        cwd=REPO_ROOT,
-        env={**env, "JSII_NODE": "/opt/node/bin/node"},
-        capture_output=True,
-        text=True,
-    )
+    custom = _python(NODE_PROBE, base=no_jsii, env={"JSII_NODE": "/opt/node/bin/node"})
     assert custom.stdout.split() == ["/opt/node/bin/node", "1"]
