@@ -143,8 +143,12 @@ class Repository:
         ks = keyspace
         schema = build_schema(keyspace)  # validates the keyspace name
 
+        # Every statement the app runs, for the schema-conformance tests.
+        self.prepared: list[PreparedStatement] = []
+
         def prep(cql: str, *, idempotent: bool = True) -> PreparedStatement:
             stmt = session.prepare(cql)
+            self.prepared.append(stmt)
             stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
             stmt.is_idempotent = idempotent
             return stmt
