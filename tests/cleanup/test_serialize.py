@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
 from cassandra.util import Date
 from cleanup_job.keys import object_key, parse_object_key
-from cleanup_job.serialize import UnserialisableRow, encode_row, format_timestamp, parse_timestamp
+from cleanup_job.serialize import (
+    RowEncoder,
+    UnserialisableRow,
+    encode_row,
+    format_timestamp,
+    parse_timestamp,
+)
 from cleanup_job.spool import PartitionSpool
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 DEVICE = uuid.UUID("6f1c2d3e-4b5a-4978-8a9b-0c1d2e3f4a5b")
 
@@ -72,3 +81,29 @@ def test_object_key_round_trip():
     assert key == f"checkins/dt=2026-02-03/device={DEVICE}/part-{'ab' * 32}.jsonl.gz"
     assert parse_object_key(key) == (day, DEVICE, "ab" * 32)
     assert parse_object_key("checkins/dt=2026-02-03/other.json") is None
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(st.characters(exclude_categories=("Cs",))),
+    st.uuids(),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(9999, 12, 30)),
+    st.dates().map(Date),
+)
+
+
+@settings(max_examples=200)
+@given(
+    columns=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=6, unique=True),
+    data=st.data(),
+)
+def test_fast_page_encoder_matches_the_reference(columns, data):
+    rows = data.draw(st.lists(st.tuples(*[scalars for _ in columns]), max_size=5), label="rows")
+    fast, count = RowEncoder(columns).encode(rows)
+    assert count == len(rows)
+    assert fast == b"".join(encode_row(columns, row) for row in rows)
+    for line in fast.splitlines():
+        assert list(json.loads(line)) == sorted(columns)
