@@ -25,31 +25,6 @@ class TokenState:
     expired: bool
 
 
-async def issue(
-    conn: AsyncConnection,
-    *,
-    token_hash: bytes,
-    user_id: UUID,
-    scope: str,
-    ttl_seconds: int,
-    family_id: UUID | None = None,
-) -> UUID:
-    """Store a new token (a new family unless one is given); returns the family id.
-
-    Raises psycopg.errors.ForeignKeyViolation if the user was deleted meanwhile.
-    """
-    cur = await conn.execute(
-        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, scope, expires_at)"
-        " VALUES (%s, coalesce(%s, gen_random_uuid()), %s, %s,"
-        " now() + make_interval(secs => %s))"
-        " RETURNING family_id",
-        (token_hash, family_id, user_id, scope, ttl_seconds),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row["family_id"]
-
-
 async def rotate(
     conn: AsyncConnection, *, old_hash: bytes, new_hash: bytes, ttl_seconds: int
 ) -> Rotated | None:

@@ -34,14 +34,6 @@ async def create(conn: AsyncConnection, email: str, password_hash: str) -> UserR
     return UserRow.model_validate(row)
 
 
-async def by_email(conn: AsyncConnection, email: str) -> UserRow | None:
-    cur = await conn.execute(
-        "SELECT id, email, password_hash, created_at FROM users WHERE email = %s", (email,)
-    )
-    row = await cur.fetchone()
-    return UserRow.model_validate(row) if row else None
-
-
 async def update_password_hash(conn: AsyncConnection, user_id: UUID, password_hash: str) -> None:
     await conn.execute(
         "UPDATE users SET password_hash = %s, updated_at = now() WHERE id = %s",

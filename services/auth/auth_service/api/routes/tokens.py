@@ -32,7 +32,7 @@ from auth_service.models import (
     TokenRequest,
     TokenResponse,
 )
-from auth_service.store import api_keys, refresh_tokens, throttle, users
+from auth_service.store import api_keys, login, refresh_tokens, throttle, users
 
 router = APIRouter(prefix="/v1/token", tags=["tokens"])
 log = logging.getLogger("auth_service.tokens")
@@ -89,9 +89,10 @@ async def _password_grant(
 ) -> TokenResponse:
     account = lookup_key(body.email)
     async with pool.connection() as conn:
-        if wait := await throttle.retry_after(conn, limits, account=account, ip=ip):
-            raise _too_many(wait)
-        user = await users.by_email(conn, body.email)
+        state = await login.lookup(conn, limits, email=body.email, account=account, ip=ip)
+    if state.retry_after:
+        raise _too_many(state.retry_after)
+    user = state.user
     # Unknown users are checked against a dummy hash: same time, same answer, no enumeration.
     ok, needs_rehash = await passwords.verify_async(
         user.password_hash if user else None, body.password
@@ -104,13 +105,13 @@ async def _password_grant(
             new_hash = await passwords.hash_async(body.password)
             await users.update_password_hash(conn, user.id, new_hash)
             log.info("password rehashed", extra={"user_id": str(user.id)})
-        await throttle.clear_account(conn, account)
         refresh = new_refresh_token()
         try:
-            family = await refresh_tokens.issue(
+            family = await login.succeed(
                 conn,
-                token_hash=secret_digest(refresh),
+                account=account,
                 user_id=user.id,
+                token_hash=secret_digest(refresh),
                 scope=USER_SCOPE,
                 ttl_seconds=settings.refresh_token_ttl_seconds,
             )
