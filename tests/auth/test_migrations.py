@@ -61,7 +61,7 @@ def test_every_lookup_column_has_an_index(auth_database_url):
         }
     expected = {
         "users_email_key": "(email)",
-        "refresh_tokens_token_hash_key": "(token_hash)",
+        "refresh_tokens_pkey": "(token_hash)",
         "refresh_tokens_family_id_idx": "(family_id)",
         "refresh_tokens_user_id_idx": "(user_id)",
         "refresh_tokens_expires_at_idx": "(expires_at)",

@@ -11,9 +11,10 @@ CREATE TABLE users (
 -- Login and sign-up look users up by their normalised e-mail address.
 CREATE UNIQUE INDEX users_email_key ON users (email);
 
+-- Rotation writes used_at into a row it just read: the free space that fillfactor leaves in
+-- each page lets PostgreSQL keep that version on the same page (a HOT update, no index writes).
 CREATE TABLE refresh_tokens (
-    id          uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    token_hash  bytea       NOT NULL,             -- SHA-256 of the token; the token is never stored
+    token_hash  bytea       PRIMARY KEY,          -- SHA-256 of the token; the token is never stored
     family_id   uuid        NOT NULL,             -- one login = one family; reuse revokes it all
     user_id     uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     scope       text        NOT NULL,
@@ -21,9 +22,8 @@ CREATE TABLE refresh_tokens (
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,                      -- set when rotated: a second use is a reuse
     revoked_at  timestamptz
-);
--- Refresh, reuse detection and revocation find a token by its hash.
-CREATE UNIQUE INDEX refresh_tokens_token_hash_key ON refresh_tokens (token_hash);
+) WITH (fillfactor = 80);
+-- Refresh, reuse detection and revocation find a token by its hash: the primary key.
 -- Revoking a family.
 CREATE INDEX refresh_tokens_family_id_idx ON refresh_tokens (family_id);
 -- ON DELETE CASCADE from users.
