@@ -42,7 +42,7 @@ def proxy(postgres_server):
     proxy.cut()
 
 
-def _eventually(check, timeout=15.0):
+def _eventually(check, timeout=40.0):
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -119,7 +119,10 @@ class PostgresServer:
         return ""
 
     def start(self) -> PostgresServer:
-        self._tmp = Path(tempfile.mkdtemp(prefix="pgtest-"))
+        # As root the server runs as another user, who must be able to reach the directory:
+        # /tmp always allows that, a TMPDIR under a private home may not.
+        base = "/tmp" if os.geteuid() == 0 else None
+        self._tmp = Path(tempfile.mkdtemp(prefix="pgtest-", dir=base))
         atexit.register(self.stop)
         self._prepare_user()
         self._run(
