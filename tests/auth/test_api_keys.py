@@ -166,3 +166,12 @@ def test_deleted_user_with_a_live_token_cannot_create_keys(client, user, auth_da
     response = _create(client, user)
     assert response.status_code == 401
     assert response.json() == {"detail": "user no longer exists"}
+
+
+def test_control_characters_in_the_key_name_are_422(client, user):
+    response = client.post(
+        "/v1/api-keys",
+        json={"name": "bad\u0000name", "scopes": ["checkins:read"]},
+        headers=_auth(user),
+    )
+    assert response.status_code == 422

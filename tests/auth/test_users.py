@@ -129,3 +129,26 @@ def test_unknown_route_and_method_are_json_4xx(client):
     response = client.get("/v1/users")
     assert response.status_code == 405
     assert response.json() == {"detail": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize("email", ["a\u0000b@example.com", "a@exa\u0007mple.com"])
+def test_control_characters_in_the_email_are_422_at_sign_up_and_login(client, email):
+    response = client.post("/v1/users", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 422
+    login = client.post(
+        "/v1/token", json={"grant_type": "password", "email": email, "password": PASSWORD}
+    )
+    assert login.status_code == 422
+
+
+def test_input_the_database_refuses_is_422_not_500(client, monkeypatch):
+    import psycopg
+    from auth_service.store import users
+
+    async def refuse(*_args, **_kwargs):
+        raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+
+    monkeypatch.setattr(users, "create", refuse)
+    response = client.post("/v1/users", json={"email": new_email(), "password": PASSWORD})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "invalid input"}

@@ -15,7 +15,9 @@ from auth_service.core.scopes import USER_SCOPES
 
 # Pragmatic address check: one "@", no spaces, a dotted domain. Deliverability is the
 # business of a confirmation e-mail, not of a regular expression.
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+# Control characters are refused everywhere text is stored (PostgreSQL text cannot hold NUL).
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x1f\x7f]+)+")
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Scope = Literal["checkins:read", "checkins:write", "devices:read", "devices:write"]
 assert set(Scope.__args__) == set(USER_SCOPES)  # type: ignore[attr-defined]
 
@@ -29,7 +31,7 @@ def normalise_email(value: str) -> str:
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid")
 
 
 Email = Annotated[str, Field(min_length=3, max_length=320, examples=["ada@example.com"])]
@@ -104,7 +106,7 @@ class TokenResponse(BaseModel):
 
 
 class ApiKeyCreate(Request):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=_PRINTABLE)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(USER_SCOPES))]
 
     @field_validator("scopes")

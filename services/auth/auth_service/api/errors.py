@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,6 +37,13 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _invalid_data(request: Request, exc: Exception) -> JSONResponse:
+    # Defence in depth: input the schemas let through but the database refuses is still the
+    # client's mistake, not a server error.
+    log.warning("database refused input", extra={"error": type(exc).__name__})
+    return JSONResponse({"detail": "invalid input"}, status_code=422)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "internal error"}, status_code=500)
@@ -45,4 +53,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     for error in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, _database_unavailable)
+    app.add_exception_handler(psycopg.DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected)
