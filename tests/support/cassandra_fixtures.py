@@ -212,8 +212,12 @@ def cassandra_settings(cassandra_node: NodeInfo, cassandra_keyspace: str) -> Key
 
 
 @pytest.fixture
-def cassandra_session(cassandra_cluster: Cluster, cassandra_keyspace: str) -> Iterator[Session]:
+def cassandra_session(
+    cassandra_node: NodeInfo, cassandra_cluster: Cluster, cassandra_keyspace: str
+) -> Iterator[Session]:
     session = cassandra_cluster.connect(cassandra_keyspace)
+    # As `checkins_data.connection.connect` configures it.
+    session.default_fetch_size = node_settings(cassandra_node, cassandra_keyspace).fetch_size
     try:
         yield session
     finally:
