@@ -267,3 +267,52 @@ def test_private_and_foreign_keys_in_the_jwks_are_ignored(clock, key):
     )
     assert verify(verifier, mint(key, sub="ok")).subject == "ok"
     assert "unknown key" in rejected(verifier, mint(other))
+
+
+# --- the cache of verified tokens ---
+
+
+def test_a_reused_token_is_verified_once(auth, clock, key, monkeypatch):
+    from checkins_app.core import security
+
+    decodes = []
+    real_decode = security.jwt.decode
+    monkeypatch.setattr(
+        security.jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k)
+    )
+    verifier = make_verifier(auth, clock)
+    token = mint(key, sub="again")
+    assert [verify(verifier, token).subject for _ in range(3)] == ["again"] * 3
+    assert len(decodes) == 1
+    verify(verifier, mint(key))
+    assert len(decodes) == 2
+
+
+def test_a_cached_token_still_expires(auth, clock, key):
+    wall = Clock()
+    wall.now = time.time()
+    cache = JwksCache(auth.fetcher(), ttl=300, min_refetch=30, max_stale=3600, clock=clock)
+    verifier = TokenVerifier(cache, issuer=ISSUER, audience=AUDIENCE, leeway=30, clock=wall)
+    token = mint(key, lifetime=60)
+    verify(verifier, token)
+    wall.now += 60 + 31
+    assert "expired" in rejected(verifier, token)
+
+
+def test_a_cached_token_dies_with_its_key(auth, clock, key):
+    verifier = make_verifier(auth, clock)
+    token = mint(key)
+    verify(verifier, token)
+    auth.keys = [new_signing_key("k-replacement")]  # the old key is withdrawn
+    clock.now += 301
+    assert "unknown key" in rejected(verifier, token)
+
+
+def test_a_cached_token_needs_usable_keys(auth, clock, key):
+    verifier = make_verifier(auth, clock, max_stale=600)
+    token = mint(key)
+    verify(verifier, token)
+    auth.down = True
+    clock.now += 300 + 601
+    with pytest.raises(KeysUnavailable):
+        verify(verifier, token)

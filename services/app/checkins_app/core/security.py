@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +137,8 @@ class JwksCache:
         self._next_refresh = 0.0
         self._lock = asyncio.Lock()
         self.fetch_count = 0
+        # Bumped whenever the set of keys changes, which voids earlier verifications.
+        self.version = 0
 
     @property
     def loaded(self) -> bool:
@@ -162,6 +166,8 @@ class JwksCache:
                     extra={"error": repr(error), "cached_keys": len(self._keys)},
                 )
                 return
+            if _fingerprint(keys) != _fingerprint(self._keys):
+                self.version += 1
             self._keys = keys
             self._fetched_at = now
             self._next_refresh = now + self._ttl
@@ -170,6 +176,15 @@ class JwksCache:
     async def warm(self) -> None:
         """Fetch the keys now (at startup) so the first request does not wait for them."""
         await self._refresh(self._clock())
+
+    async def current_version(self) -> int:
+        """The key-set version after any due refresh; KeysUnavailable if the keys are too stale."""
+        now = self._clock()
+        if now >= self._next_refresh:
+            await self._refresh(now)
+        if not self._usable(self._clock()):
+            raise KeysUnavailable("the auth service's signing keys are not available")
+        return self.version
 
     async def key_for(self, kid: str) -> ECKey | None:
         now = self._clock()
@@ -184,6 +199,10 @@ class JwksCache:
         if not self._usable(self._clock()):
             raise KeysUnavailable("the auth service's signing keys are not available")
         return key
+
+
+def _fingerprint(keys: dict[str, ECKey]) -> frozenset[tuple[str, str]]:
+    return frozenset((kid, key.thumbprint()) for kid, key in keys.items())
 
 
 def _claims_registry(issuer: str, audience: str, leeway: int) -> jwt.JWTClaimsRegistry:
@@ -207,14 +226,41 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway: int = 30,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self._registry = _claims_registry(issuer, audience, leeway)
+        self._leeway = leeway
+        self._clock = clock
+        # Tokens already verified, by SHA-256 of the token (the bearer secret itself is not
+        # kept): a client reuses its token for many requests during its lifetime, and the
+        # signature check is the most expensive step of a request. An entry is used only while
+        # the token is unexpired and the key set is the one that verified it.
+        self._verified: OrderedDict[bytes, tuple[Principal, float, int]] = OrderedDict()
+        self._cache_size = cache_size
 
     async def verify(self, token: str) -> Principal:
         raw = token.encode("ascii", "replace")
         if len(raw) > MAX_TOKEN_BYTES:
             raise InvalidToken("token too large")
+        digest = hashlib.sha256(raw).digest()
+        cached = self._verified.get(digest)
+        if cached is not None:
+            principal, expires, version = cached
+            if version == await self.keys.current_version():
+                if self._clock() - self._leeway < expires:
+                    return principal
+                del self._verified[digest]
+                raise InvalidToken("token expired")
+            del self._verified[digest]
+        principal, expires = await self._verify(raw)
+        self._verified[digest] = (principal, expires, self.keys.version)
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, raw: bytes) -> tuple[Principal, float]:
         header = _peek_header(raw)
         # The algorithm is fixed by the contract, never taken from the token: this rejects
         # `alg: none` and HS256-with-the-public-key (algorithm confusion) before any key lookup.
@@ -243,7 +289,7 @@ class TokenVerifier:
             raise InvalidToken(f"token rejected: {error.description}") from error
         except JoseError as error:
             raise InvalidToken("token rejected") from error
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"])
 
 
 def _peek_header(raw: bytes) -> dict[str, Any]:
