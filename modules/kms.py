@@ -27,6 +27,10 @@ class EncryptionKeyProps:
     service_principals: tuple[str, ...] = ()
     """Other AWS services (e.g. `s3.amazonaws.com`) allowed to use the key through this account.
     @default ()"""
+    via_services: tuple[str, ...] = ()
+    """AWS services (e.g. `cassandra.eu-west-1.amazonaws.com`) through which any principal of
+    this account may use the key, as AWS-managed keys allow: the service creates its own grant,
+    so workload roles need no KMS permission of their own. @default ()"""
     deletion_window_days: int = 30
     """@default 30 (the maximum: the longest time to notice a mistaken deletion)"""
 
@@ -83,6 +87,28 @@ class EncryptionKey(Construct):
                     actions=["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": props.account_id}},
+                )
+            )
+        if props.via_services:
+            statements.append(
+                Statement(
+                    sid="AccountUsesKeyThroughServices",
+                    principals={"AWS": "*"},
+                    actions=[
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:DescribeKey",
+                        "kms:CreateGrant",
+                    ],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {
+                            "kms:CallerAccount": props.account_id,
+                            "kms:ViaService": sorted(props.via_services),
+                        }
+                    },
                 )
             )
         self.key = KmsKey(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktf import S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
+from modules.keyspaces import CheckinsKeyspace, KeyspacesProps
 from modules.kms import EncryptionKey, EncryptionKeyProps
 from modules.network import Network, NetworkProps
 from stacks.bootstrap import state_key_alias_arn
@@ -17,7 +18,8 @@ def state_key(project: ProjectConfig, environment: EnvironmentConfig) -> str:
 
 
 class EnvironmentStack(TerraformStack):
-    """Exposes `network` and `logs_key` for the constructs later wired in here."""
+    """Exposes `network`, `logs_key`, `data_key` and `keyspaces` for the constructs wired in
+    after them (services, jobs, alarms)."""
 
     def __init__(
         self, scope: Construct, project: ProjectConfig, environment: EnvironmentConfig
@@ -64,6 +66,28 @@ class EnvironmentStack(TerraformStack):
                 flow_log_kms_key_arn=self.logs_key.key_arn,
             ),
         )
+        self.data_key = EncryptionKey(
+            self,
+            "data-key",
+            EncryptionKeyProps(
+                alias=f"{name}-data",
+                description=f"Encrypts the Keyspaces tables of {name}",
+                account_id=project.aws_account_id,
+                region=environment.region,
+                via_services=(f"cassandra.{environment.region}.amazonaws.com",),
+            ),
+        )
+        self.keyspaces = CheckinsKeyspace(
+            self,
+            "keyspaces",
+            KeyspacesProps(
+                region=environment.region,
+                account_id=project.aws_account_id,
+                kms_key_arn=self.data_key.key_arn,
+                prevent_destroy=environment.deletion_protection,
+            ),
+        )
+        TerraformOutput(self, "keyspace_name", value=self.keyspaces.props.keyspace_name)
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
         TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
         TerraformOutput(self, "isolated_subnet_ids", value=self.network.isolated_subnet_ids)

@@ -198,7 +198,7 @@ def test_default_security_group_is_stripped_of_all_rules(synthesized, env):
 def test_flow_logs_capture_all_traffic_into_a_kms_encrypted_group(synthesized, env):
     flow_log = one(synthesized.resources(env, "aws_flow_log"))
     group_key, group = next(iter(synthesized.resources(env, "aws_cloudwatch_log_group").items()))
-    key_key = next(iter(synthesized.resources(env, "aws_kms_key")))
+    key_key, _ = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
 
     assert flow_log["traffic_type"] == "ALL"
     assert flow_log["log_destination"] == ref("aws_cloudwatch_log_group", group_key, "arn")
@@ -227,7 +227,7 @@ def test_flow_log_role_is_limited_to_its_log_group(synthesized, env):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_account(synthesized, env):
-    key = one(synthesized.resources(env, "aws_kms_key"))
+    _, key = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
     statements = {s["Sid"]: s for s in policy(key)["Statement"]}
     logs = statements["CloudWatchLogsUsesKey"]
 

@@ -7,7 +7,6 @@ through the same fast loader `main.py` uses.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,20 +58,3 @@ def platform_config() -> PlatformConfig:
 @pytest.fixture(scope="session")
 def synthesized(platform_config: PlatformConfig, tmp_path_factory) -> Synthesized:
     return synth_platform(platform_config, tmp_path_factory.mktemp("cdktf.out"))
-
-
-@pytest.fixture(scope="session")
-def synth_scope() -> Callable[[Callable[[Any], None]], dict[str, Any]]:
-    """Synthesize a throwaway stack that `build(stack)` fills; returns its parsed JSON.
-
-    For construct tests that need a stack of their own without loading the binding again.
-    """
-    from stacks import aws_binding
-
-    aws_binding.install()
-    from cdktf import Testing
-
-    def run(build: Callable[[Any], None]) -> dict[str, Any]:
-        return json.loads(Testing.synth_scope(build))
-
-    return run
