@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import namedtuple
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from checkins_app.repository import DeviceOwnedElsewhere, DeviceRow, Repository, to_millis
 from checkins_data.schema import DEVICES, DEVICES_BY_OWNER
 
 
@@ -130,3 +136,46 @@ def test_bad_registration_bodies_are_422_with_details(client, caller):
         response = client.post("/v1/devices", json=body, headers=caller.headers)
         assert response.status_code == 422, body
         assert response.json()["detail"], body
+
+
+class _AppliedOnly:
+    """A driver future whose rows keep only the `[applied]` column."""
+
+    def __init__(self, future) -> None:
+        self._future = future
+
+    def add_callbacks(self, callback, errback) -> None:
+        applied = namedtuple("Row", ["applied"])
+
+        def strip(rows) -> None:
+            callback([applied(row[0]) for row in rows])
+
+        self._future.add_callbacks(strip, errback)
+
+
+class KeyspacesStyleSession:
+    """The real session, except that a failed conditional write answers `[applied]` only,
+    as Amazon Keyspaces may (Cassandra also returns the existing row)."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+
+    def prepare(self, cql: str):
+        return self._session.prepare(cql)
+
+    def execute_async(self, statement, params=None):
+        future = self._session.execute_async(statement, params)
+        if "IF NOT EXISTS" in getattr(statement, "query_string", ""):
+            return _AppliedOnly(future)
+        return future
+
+
+def test_registration_retry_works_when_failed_claims_return_only_applied(app_session, app_keyspace):
+    repo = Repository(KeyspacesStyleSession(app_session), app_keyspace)  # type: ignore[arg-type]
+    now = to_millis(datetime.now(UTC))
+    device = DeviceRow(uuid.uuid4(), "owner-a", "phone", "ios", now)
+    assert asyncio.run(repo.register_device(device)) == device
+    retried = replace(device, created_at=now + timedelta(seconds=5))
+    assert asyncio.run(repo.register_device(retried)) == device  # the stored row, read back
+    with pytest.raises(DeviceOwnedElsewhere):
+        asyncio.run(repo.register_device(replace(device, owner_id="owner-b")))

@@ -37,7 +37,7 @@ from checkins_data.schema import (
     shard_for,
 )
 
-from checkins_app.db import InFlight, execute
+from checkins_app.db import InFlight, StorageUnavailable, execute
 
 
 def to_millis(ts: datetime) -> datetime:
@@ -56,6 +56,10 @@ def _field(row: Any, name: str) -> Any:
     if isinstance(row, dict):
         return row[name]
     return getattr(row, name)
+
+
+def _has(row: Any, name: str) -> bool:
+    return name in row if isinstance(row, dict) else name in getattr(row, "_fields", ())
 
 
 def _applied(row: Any) -> bool:
@@ -164,6 +168,9 @@ class Repository:
         self._claim_device = insert(DEVICES, " IF NOT EXISTS")
         self._claim_device.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
         self._index_device = insert(DEVICES_BY_OWNER)
+        self._read_device = prep(
+            f"SELECT owner_id, name, platform, created_at FROM {ks}.{DEVICES} WHERE device_id = ?"
+        )
         dev_cols = "device_id, name, platform, created_at"
         self._list_devices = prep(
             f"SELECT {dev_cols} FROM {ks}.{DEVICES_BY_OWNER} WHERE owner_id = ? LIMIT ?"
@@ -226,6 +233,13 @@ class Repository:
         stored = device
         if rows and not _applied(rows[0]):
             row = rows[0]
+            if not _has(row, "owner_id"):
+                # Amazon Keyspaces may answer a failed conditional write with `[applied]`
+                # alone; the row is committed, so read it back.
+                found = await self._run(self._read_device, (device.device_id,))
+                if not found:
+                    raise StorageUnavailable("device row not readable after a failed claim")
+                row = found[0]
             stored = DeviceRow(
                 device_id=device.device_id,
                 owner_id=_field(row, "owner_id"),
