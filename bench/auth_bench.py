@@ -90,6 +90,13 @@ class Result:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    # CPU time used while the scenario ran (warm-up included), and the requests it served.
+    requests: int = 0
+    server_cpu: float = 0.0
+    db_cpu: float = 0.0
+
+    def cpu_us(self, seconds: float) -> float:
+        return seconds / self.requests * 1e6 if self.requests else float("nan")
 
     @property
     def rps(self) -> float:
@@ -108,10 +115,43 @@ class Result:
 Factory = Callable[[int], Callable[[bytes | None], bytes]]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU time of these processes, from /proc (Linux)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(pg: PostgresServer) -> list[int]:
+    """The postmaster and its children (the backends serving the pool's connections)."""
+    postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
 async def run_scenario(
-    name: str, port: int, factory: Factory, concurrency: int, seconds: float, warmup: float
+    name: str,
+    port: int,
+    factory: Factory,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    server_pid: int,
+    db_pids: Callable[[], list[int]],
 ) -> Result:
     result = Result(name, concurrency, seconds)
+    server_before, db_before = cpu_seconds([server_pid]), cpu_seconds(db_pids())
 
     async def connection(index: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -124,6 +164,7 @@ async def run_scenario(
                 writer.write(next_request(previous))
                 status, previous = await read_response(reader)
                 done = time.perf_counter()
+                result.requests += 1
                 if now >= measure_from:
                     if 200 <= status < 300:
                         result.latencies.append(done - now)
@@ -135,6 +176,8 @@ async def run_scenario(
             writer.close()
 
     await asyncio.gather(*(connection(i) for i in range(concurrency)))
+    result.server_cpu = cpu_seconds([server_pid]) - server_before
+    result.db_cpu = cpu_seconds(db_pids()) - db_before
     return result
 
 
@@ -240,6 +283,9 @@ def merge(parts: list[Result]) -> Result:
     for part in parts:
         merged.latencies.extend(part.latencies)
         merged.errors += part.errors
+        merged.requests += part.requests
+        merged.server_cpu += part.server_cpu
+        merged.db_cpu += part.db_cpu
     return merged
 
 
@@ -247,11 +293,15 @@ def merge(parts: list[Result]) -> Result:
 
 
 def print_table(results: list[Result]) -> None:
-    print(f"{'scenario':<28}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    print(
+        f"{'scenario':<24}{'conc':>5}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}"
+        f"{'app CPU us/req':>16}{'db CPU us/req':>15}"
+    )
     for r in results:
+        cpu = f"{r.cpu_us(r.server_cpu):>16.0f}{r.cpu_us(r.db_cpu):>15.0f}" if r.requests else ""
         print(
-            f"{r.name:<28}{r.concurrency:>5}{r.rps:>10.0f}{r.pct(0.50):>9.2f}"
-            f"{r.pct(0.99):>9.2f}{r.mean_ms:>9.2f}"
+            f"{r.name:<24}{r.concurrency:>5}{r.rps:>8.0f}{r.pct(0.50):>9.2f}"
+            f"{r.pct(0.99):>9.2f}{r.mean_ms:>9.2f}{cpu}"
         )
 
 
@@ -282,12 +332,13 @@ async def main_async(args: argparse.Namespace) -> int:
         with bare_server as bare, LiveServer(env) as server:
             emails, tokens = await prepare_users(server.port, args.concurrency)
             c = args.concurrency
-            scenarios: list[tuple[str, int, Factory, int]] = [
-                ("bare FastAPI (floor)", bare.port, static_factory("/ping"), c),
-                ("login", server.port, login_factory(emails), 1),
-                ("login", server.port, login_factory(emails), c),
-                ("refresh", server.port, refresh_factory(tokens), c),
-                ("jwks", server.port, static_factory("/.well-known/jwks.json"), c),
+            assert bare.process is not None and server.process is not None
+            scenarios: list[tuple[str, LiveServer, Factory, int]] = [
+                ("bare FastAPI (floor)", bare, static_factory("/ping"), c),
+                ("login", server, login_factory(emails), 1),
+                ("login", server, login_factory(emails), c),
+                ("refresh", server, refresh_factory(tokens), c),
+                ("jwks", server, static_factory("/.well-known/jwks.json"), c),
             ]
             # Rounds interleave the scenarios, so that a change in the machine's load during
             # the run weighs on every scenario alike instead of on whichever ran at that time.
@@ -295,10 +346,19 @@ async def main_async(args: argparse.Namespace) -> int:
             slice_seconds = args.seconds / args.rounds
             for _ in range(args.rounds):
                 parts[0].append(floor(slice_seconds))
-                for i, (name, port, factory, conc) in enumerate(scenarios, start=1):
-                    parts[i].append(
-                        await run_scenario(name, port, factory, conc, slice_seconds, args.warmup)
+                for i, (name, target, factory, conc) in enumerate(scenarios, start=1):
+                    assert target.process is not None
+                    part = await run_scenario(
+                        name,
+                        target.port,
+                        factory,
+                        conc,
+                        slice_seconds,
+                        args.warmup,
+                        server_pid=target.process.pid,
+                        db_pids=lambda: postgres_pids(pg),
                     )
+                    parts[i].append(part)
                     # The refresh chains continue from the last token of the previous round.
                     if name == "refresh":
                         tokens[:] = await fresh_tokens(server.port, emails)
@@ -315,6 +375,13 @@ async def main_async(args: argparse.Namespace) -> int:
         share = r.rps / bare_result.rps
         verdict = "met" if share >= FLOOR_SHARE_TARGET else "NOT met"
         print(f"{r.name} / bare req/s: {share:.0%} (target >= {FLOOR_SHARE_TARGET:.0%}): {verdict}")
+    # Wall-clock shares depend on how busy the machine is; CPU per request does much less.
+    print(
+        f"CPU per request (app + db) against bare: refresh "
+        f"{(refresh.cpu_us(refresh.server_cpu) + refresh.cpu_us(refresh.db_cpu)):.0f} us, "
+        f"jwks {(jwks.cpu_us(jwks.server_cpu) + jwks.cpu_us(jwks.db_cpu)):.0f} us, "
+        f"bare {bare_result.cpu_us(bare_result.server_cpu):.0f} us"
+    )
     errors = sum(r.errors for r in results)
     if errors:
         print(f"non-2xx responses: {errors}")
