@@ -128,6 +128,12 @@ def child(args: argparse.Namespace) -> None:
         # Load moto's S3 backend before the clock starts (its first call imports a lot).
         s3.put_object(Bucket="bench-archive", Key="warm-up", Body=b"")
         s3.delete_object(Bucket="bench-archive", Key="warm-up")
+        # Time the statement preparation alone: a fixed cost per invocation, not per row.
+        from cleanup_job.source import CheckinsSource
+
+        prepared_at = time.monotonic()
+        CheckinsSource(session, args.keyspace)
+        prepare_s = time.monotonic() - prepared_at
         baseline = _rss_kib("VmRSS")
         profiler = None
         if os.environ.get("CLEANUP_BENCH_PROFILE"):
@@ -164,6 +170,7 @@ def child(args: argparse.Namespace) -> None:
                 "bytes": summary.bytes_archived,
                 "seconds": round(seconds, 2),
                 "rows_per_s": round(summary.rows_archived / seconds),
+                "prepare_s": round(prepare_s, 2),
                 "peak_rss_mib": round(peak / 1024, 1),
                 "baseline_rss_mib": round(baseline / 1024, 1),
             }
@@ -234,7 +241,8 @@ def main() -> int:
                     f"({result['rows']} rows, {result['partitions']} partitions, "
                     f"{result['bytes'] / 2**20:.1f} MiB gzip, {result['seconds']} s), "
                     f"peak RSS {result['peak_rss_mib']} MiB "
-                    f"(baseline {result['baseline_rss_mib']} MiB); load {load_s:.0f} s"
+                    f"(baseline {result['baseline_rss_mib']} MiB); load {load_s:.0f} s; "
+                    f"preparing the statements once: {result['prepare_s']} s"
                 )
             finally:
                 drop_test_keyspace(session, keyspace)
