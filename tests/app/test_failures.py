@@ -164,3 +164,23 @@ def test_drain_waits_for_writes_in_flight(proxied, proxy, app_session, app_keysp
     assert not before  # the write was really still in flight when the drain began
     assert drained
     assert after
+
+
+def test_a_shut_down_cluster_is_unavailable_and_leaves_nothing_in_flight(
+    cassandra_node, app_keyspace
+):
+    from checkins_app.db import StorageUnavailable
+
+    settings = KeyspacesSettings(
+        contact_points=cassandra_node.contact_points,
+        port=cassandra_node.port,
+        local_dc=cassandra_node.local_dc,
+        keyspace=app_keyspace,
+    )
+    cluster, session = connect(settings)
+    repo = Repository(session, app_keyspace)
+    cluster.shutdown()
+    with pytest.raises(StorageUnavailable):
+        asyncio.run(repo.ping())
+    assert repo.in_flight.count == 0
+    assert asyncio.run(repo.drain(timeout=0.1))

@@ -91,23 +91,24 @@ async def execute(
     def on_error(error: BaseException) -> None:
         loop.call_soon_threadsafe(_resolve, done, None, error)
 
+    try:
+        future: ResponseFuture = session.execute_async(statement, params)
+    except (*DRIVER_ERRORS, RuntimeError) as error:  # RuntimeError: cluster shut down
+        raise _wrap(error) from error
     if tracker is not None:
         tracker.enter()
-    try:
-        try:
-            future: ResponseFuture = session.execute_async(statement, params)
-        except (*DRIVER_ERRORS, RuntimeError) as error:  # RuntimeError: cluster shut down
-            raise _wrap(error) from error
-        future.add_callbacks(on_rows, on_error)
-        # Shielded: a client that disconnects cancels its request task, but the write it
-        # started still lands, and the tracker keeps shutdown waiting for it.
-        return await asyncio.shield(done)
-    finally:
-        if tracker is not None:
-            if done.done():
-                tracker.leave()
-            else:
-                done.add_done_callback(lambda _: tracker.leave())
+        done.add_done_callback(lambda _: tracker.leave())
+    # Marks a failure as seen even when the awaiting request was cancelled meanwhile.
+    done.add_done_callback(_observe)
+    future.add_callbacks(on_rows, on_error)
+    # Shielded: a client that disconnects cancels its request task, but the write it started
+    # still lands, and the tracker keeps shutdown waiting for it.
+    return await asyncio.shield(done)
+
+
+def _observe(done: asyncio.Future[list[Any]]) -> None:
+    if not done.cancelled():
+        done.exception()
 
 
 def _resolve(done: asyncio.Future[list[Any]], rows: list[Any] | None, error: Any) -> None:
