@@ -49,9 +49,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A running PostgreSQL server (superuser ``postgres``, trust auth on loopback)."""
     try:
         server = PostgresServer()
-    except PostgresUnavailable as exc:
+        server.start()
+    except PostgresUnavailable as exc:  # no binaries, or root without a user to run them as
         pytest.skip(f"PostgreSQL not available: {exc}")
-    server.start()
     _started.append(server)
     try:
         yield server
