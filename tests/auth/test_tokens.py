@@ -195,3 +195,19 @@ def test_refresh_rejects_unknown_fields_and_empty_tokens(client):
     assert client.post("/v1/token/refresh", json={"refresh_token": ""}).status_code == 422
     response = client.post("/v1/token/refresh", json={"refresh_token": "x", "scope": "admin"})
     assert response.status_code == 422
+
+
+def test_rotation_never_extends_a_login_past_its_family_lifetime(client_factory, auth_database_url):
+    client = client_factory(refresh_family_max_seconds=600)
+    created = sign_up(client)
+    tokens = login(client, created["email"])
+    rotated = _refresh(client, tokens["refresh_token"])
+    assert rotated.status_code == 200
+    with psycopg.connect(auth_database_url) as conn:
+        rows = conn.execute(
+            "SELECT expires_at - issued_at <= interval '600 seconds',"
+            " expires_at <= family_expires_at FROM refresh_tokens WHERE user_id = %s",
+            (created["id"],),
+        ).fetchall()
+    # Both tokens end with the 10-minute family, not after the 30-day token lifetime.
+    assert rows == [(True, True), (True, True)]

@@ -101,6 +101,8 @@ class Settings(DatabaseSettings):
     audience: str = Field(default="platform-api", min_length=1)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    # However often it is refreshed, a login ends after this (a stolen chain cannot live on).
+    refresh_family_max_seconds: int = Field(default=90 * 24 * 3600, ge=300)
     api_key_max_per_user: int = Field(default=20, ge=1)
 
     # Passwords: Argon2id, OWASP Password Storage Cheat Sheet (m=19 MiB, t=2, p=1).

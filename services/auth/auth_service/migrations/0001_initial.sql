@@ -20,6 +20,7 @@ CREATE TABLE refresh_tokens (
     scope       text        NOT NULL,
     issued_at   timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL,
+    family_expires_at timestamptz NOT NULL,       -- no rotation extends a login past this
     used_at     timestamptz,                      -- set when rotated: a second use is a reuse
     revoked_at  timestamptz
 ) WITH (fillfactor = 80);

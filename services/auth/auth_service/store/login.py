@@ -42,6 +42,7 @@ async def succeed(
     token_hash: bytes,
     scope: str,
     ttl_seconds: int,
+    family_ttl_seconds: int,
 ) -> UUID:
     """Clear the account's failures and store the first refresh token of a new family.
 
@@ -50,9 +51,11 @@ async def succeed(
     cur = await conn.execute(
         "WITH cleared AS ("
         "  DELETE FROM login_failures WHERE scope = 'account' AND key = %(account)s"
-        ") INSERT INTO refresh_tokens (token_hash, family_id, user_id, scope, expires_at)"
+        ") INSERT INTO refresh_tokens"
+        " (token_hash, family_id, user_id, scope, expires_at, family_expires_at)"
         " VALUES (%(hash)s, gen_random_uuid(), %(user)s, %(scope)s,"
-        " now() + make_interval(secs => %(ttl)s))"
+        " now() + make_interval(secs => least(%(ttl)s, %(family_ttl)s)),"
+        " now() + make_interval(secs => %(family_ttl)s))"
         " RETURNING family_id",
         {
             "account": account,
@@ -60,6 +63,7 @@ async def succeed(
             "user": user_id,
             "scope": scope,
             "ttl": ttl_seconds,
+            "family_ttl": family_ttl_seconds,
         },
     )
     row = await cur.fetchone()

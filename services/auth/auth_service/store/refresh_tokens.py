@@ -39,9 +39,11 @@ async def rotate(
         "  UPDATE refresh_tokens SET used_at = now()"
         "  WHERE token_hash = %(old)s AND used_at IS NULL AND revoked_at IS NULL"
         "    AND expires_at > now()"
-        "  RETURNING family_id, user_id, scope"
-        ") INSERT INTO refresh_tokens (token_hash, family_id, user_id, scope, expires_at)"
-        " SELECT %(new)s, family_id, user_id, scope, now() + make_interval(secs => %(ttl)s)"
+        "  RETURNING family_id, user_id, scope, family_expires_at"
+        ") INSERT INTO refresh_tokens"
+        " (token_hash, family_id, user_id, scope, expires_at, family_expires_at)"
+        " SELECT %(new)s, family_id, user_id, scope,"
+        "   least(now() + make_interval(secs => %(ttl)s), family_expires_at), family_expires_at"
         " FROM consumed RETURNING user_id, family_id, scope",
         {"old": old_hash, "new": new_hash, "ttl": ttl_seconds},
     )

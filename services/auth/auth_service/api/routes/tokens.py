@@ -114,6 +114,7 @@ async def _password_grant(
                 token_hash=secret_digest(refresh),
                 scope=USER_SCOPE,
                 ttl_seconds=settings.refresh_token_ttl_seconds,
+                family_ttl_seconds=settings.refresh_family_max_seconds,
             )
         except errors.ForeignKeyViolation:  # the account was deleted during the login
             raise _invalid_grant("invalid e-mail or password") from None
