@@ -5,7 +5,7 @@ Runs, in one go and on the same machine:
   with a fresh keyspace holding the shared schema;
 - a loopback JWKS endpoint, standing in for the auth service;
 - the app (`python -m checkins_app`, production settings: JSON logs, access log on) and a bare
-  FastAPI app (one endpoint, no auth, no storage) under the same uvicorn options;
+  FastAPI app (one endpoint, no auth, no storage) under the same uvicorn options and logging;
 - a keep-alive HTTP/1.1 load generator (asyncio, 16 connections) that measures each scenario
   for a bounded time and request count: bare endpoint, single check-in write, batched write
   (50 check-ins), recent read (GET, limit 50). Every app request carries an ES256 access token
@@ -28,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -56,29 +57,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(kind: str, port: int) -> None:
-    """Child process: run the app or the bare app under identical uvicorn options."""
+def serve_bare(port: int) -> None:
+    """Child process: a one-endpoint FastAPI app under the app's own uvicorn options."""
     import logging.config
 
     import uvicorn
     from checkins_app.core.logging import log_config
+    from fastapi import FastAPI
 
     config = log_config("INFO")
     logging.config.dictConfig(config)
-    if kind == "app":
-        from checkins_app.main import create_app
+    app = FastAPI()
 
-        app = create_app()
-    else:
-        from fastapi import FastAPI
+    @app.get("/bare")
+    async def bare() -> dict[str, str]:
+        return {"status": "ok"}
 
-        app = FastAPI()
-
-        @app.get("/bare")
-        async def bare() -> dict[str, str]:
-            return {"status": "ok"}
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=config, access_log=True)
+    # The same options as `python -m checkins_app` (checkins_app/__main__.py).
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=config,
+        access_log=True,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        server_header=False,
+    )
 
 
 class _Jwks(BaseHTTPRequestHandler):
@@ -104,17 +109,20 @@ def start_jwks(document: dict) -> tuple[ThreadingHTTPServer, str]:
 
 def start_server(kind: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    if kind == "app":  # the production entry point
+        command = [sys.executable, "-m", "checkins_app"]
+        env = {**env, "APP_HOST": "127.0.0.1", "APP_PORT": str(port)}
+    else:
+        command = [sys.executable, __file__, "--serve-bare", "--port", str(port)]
+    # A file, not a pipe: nobody reads stderr while the server runs, so a pipe could fill up.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
     deadline = time.monotonic() + 60
     path = "/bare" if kind == "bare" else "/ready"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{kind} server exited: {proc.stderr.read().decode()[-2000:]}")
+            errors.seek(0)
+            raise RuntimeError(f"{kind} server exited: {errors.read().decode()[-2000:]}")
         with (
             contextlib.suppress(OSError),
             socket.create_connection(("127.0.0.1", port), timeout=1) as sock,
@@ -433,11 +441,11 @@ def report(results: list[Result]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per scenario (default 5)")
-    parser.add_argument("--serve", choices=["app", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.port)
+    if args.serve_bare:
+        serve_bare(args.port)
         return
     report(run(args.seconds))
 
