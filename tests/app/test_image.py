@@ -97,3 +97,14 @@ def test_keyspaces_bundle_refuses_a_substituted_certificate(tmp_path):
     (tmp_path / "Amazon_Root_CA_3.crt").write_text(other[0].read_text())
     with pytest.raises(ValueError, match="Amazon_Root_CA_3"):
         build_keyspaces_ca.build(tmp_path)
+
+
+def test_image_lock_pins_the_versions_the_tests_ran_with():
+    def pins(text: str) -> dict[str, str]:
+        found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\]+)", text, re.M)
+        return {name.lower().replace("_", "-"): version for name, version in found}
+
+    image, repo = pins(LOCK), pins((ROOT / "requirements.lock").read_text())
+    drift = {n: (v, repo[n]) for n, v in image.items() if n in repo and repo[n] != v}
+    assert not drift, f"re-pin services/app/requirements.lock (image, repository): {drift}"
+    assert set(image) - set(repo) == set(), "the image installs packages the tests never saw"
