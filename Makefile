@@ -19,7 +19,7 @@ synth: setup ## Synthesize every stack into cdktf.out/
 
 cdktf-synth: setup ## The same synth through the cdktf CLI (cdktf.json); byte-identical output
 	@bash scripts/test-deps.sh
-	@PATH="$(NODE_DIR):$$PATH" CHECKPOINT_DISABLE=1 tools/cdktf-cli/node_modules/.bin/cdktf synth
+	@PATH="$(NODE_DIR):$$PATH" CHECKPOINT_DISABLE=1 NODE_OPTIONS=--disable-warning=DEP0044 tools/cdktf-cli/node_modules/.bin/cdktf synth
 
 scan: synth ## checkov policy scan of every synthesized stack (accepted findings: tests/support/checkov_scan.py)
 	@bash scripts/test-deps.sh

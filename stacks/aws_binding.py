@@ -126,6 +126,12 @@ def configure_node() -> None:
     node = node_binary()
     if node is not None:
         os.environ.setdefault("JSII_NODE", node)
+        if os.environ["JSII_NODE"] == node:
+            # cdktf 0.21 calls `util.isArray`, deprecated in Node 22 (the wheel's line, which
+            # knows this flag): without it every synth prints a DEP0044 warning.
+            options = os.environ.get("NODE_OPTIONS", "")
+            if "DEP0044" not in options:
+                os.environ["NODE_OPTIONS"] = f"{options} --disable-warning=DEP0044".strip()
 
 
 def _camel(snake: str) -> str:
