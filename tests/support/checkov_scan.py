@@ -98,7 +98,9 @@ class ScanResult:
 
 def scan_stack(stack: str, cdk_tf_json: Path) -> ScanResult:
     if not CHECKOV.exists():
-        raise FileNotFoundError(f"checkov not found at {CHECKOV} (scripts/test-deps.sh installs it)")
+        raise FileNotFoundError(
+            f"checkov not found at {CHECKOV} (scripts/test-deps.sh installs it)"
+        )
     document = json.loads(cdk_tf_json.read_text())
     document.get("terraform", {}).pop("required_version", None)
     with tempfile.TemporaryDirectory() as scratch:
