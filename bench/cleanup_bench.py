@@ -5,24 +5,29 @@
 Starts a real single-node Cassandra through the test harness (or uses CASSANDRA_CONTACT_POINTS),
 loads each size into a fresh keyspace the way the app writes (active_days, day_partitions, rows),
 then runs the real job (archive, verify by HEAD and read-back, delete) in a child process against
-S3 emulated by moto in-process. The child measures its own wall time and peak RSS, so each size
-starts from the same baseline; moto is told to spill every stored object to disk so the archive
-it holds does not count as the job's memory. Target: >= 20k rows/s, peak RSS within 10% across
-the sizes. Results also go to bench/results/cleanup.json.
+S3 emulated by moto's server (``moto_server``) in a separate process on 127.0.0.1, reached through
+the job's ``s3_endpoint_url`` setting. The child measures its own wall time and peak RSS, so each
+size starts from the same baseline; moto's storage lives in its own process, so the archive it
+holds does not count as the job's memory. The KMS key for SSE-KMS is created through the same
+server. Target: >= 20k rows/s, peak RSS within 10% across the sizes. Results also go to
+bench/results/cleanup.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import random
 import resource
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +36,56 @@ sys.path.insert(0, str(ROOT))
 TODAY = dt.date(2026, 6, 1)
 DAYS = 4
 LOAD_BUDGET_S = float(os.environ.get("CLEANUP_BENCH_LOAD_BUDGET_S", "900"))
+REGION = "eu-west-1"
+S3_HOST = "127.0.0.1"
+S3_START_BUDGET_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((S3_HOST, 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[tuple[str, int]]:
+    """Run moto's S3/KMS server in its own process; yields (endpoint URL, port).
+
+    A separate process keeps moto's object storage out of the measured child's memory.
+    """
+    port = _free_port()
+    # Request logs go nowhere: a full pipe would stall the server.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", S3_HOST, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + S3_START_BUDGET_S
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"moto server exited with {server.returncode}")
+            try:
+                socket.create_connection((S3_HOST, port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"moto server not listening on {S3_HOST}:{port}") from None
+                time.sleep(0.2)
+        yield f"http://{S3_HOST}:{port}", port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _client(service: str, endpoint: str):
+    import boto3
+
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
 
 def _node():
@@ -103,65 +158,62 @@ def child(args: argparse.Namespace) -> None:
     from cleanup_job.handler import run_once
     from cleanup_job.report import Reporter
     from cleanup_job.s3store import make_s3_client
-    from moto import mock_aws
 
-    with mock_aws():
-        settings = CleanupSettings(
-            archive_bucket="bench-archive",
-            kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-4000-8000-000000000000",
-            retention_days=30,
-            s3_region="eu-west-1",
-            fetch_size=1000,
-            verify_reread=not args.no_reread,
-        )
-        s3 = make_s3_client(settings)
-        s3.create_bucket(
-            Bucket="bench-archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
-        keyspaces = KeyspacesSettings(
-            contact_points=(args.host,),
-            port=args.port,
+    # No moto import here: the S3 emulation runs in its own process (see moto_server).
+    settings = CleanupSettings(
+        archive_bucket=args.bucket,
+        kms_key_id=args.kms_key_id,
+        retention_days=30,
+        s3_endpoint_url=args.s3_endpoint,
+        s3_region=REGION,
+        fetch_size=1000,
+        verify_reread=not args.no_reread,
+    )
+    s3 = make_s3_client(settings)
+    keyspaces = KeyspacesSettings(
+        contact_points=(args.host,),
+        port=args.port,
+        keyspace=args.keyspace,
+        request_timeout_s=60,
+    )
+    cluster, session = connect(keyspaces)
+    # Open the HTTP connection and warm moto's S3 backend before the clock starts.
+    s3.put_object(Bucket=args.bucket, Key="warm-up", Body=b"")
+    s3.delete_object(Bucket=args.bucket, Key="warm-up")
+    # Time the statement preparation alone: a fixed cost per invocation, not per row.
+    from cleanup_job.source import CheckinsSource
+
+    prepared_at = time.monotonic()
+    CheckinsSource(session, args.keyspace)
+    prepare_s = time.monotonic() - prepared_at
+    baseline = _rss_kib("VmRSS")
+    profiler = None
+    if os.environ.get("CLEANUP_BENCH_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    with open(os.devnull, "w") as sink:
+        began = time.monotonic()
+        summary = run_once(
+            {},
+            None,
+            settings=settings,
+            session=session,
             keyspace=args.keyspace,
-            request_timeout_s=60,
+            s3_client=s3,
+            today=TODAY,
+            reporter=Reporter("bench", "bench", stream=sink),
         )
-        cluster, session = connect(keyspaces)
-        # Load moto's S3 backend before the clock starts (its first call imports a lot).
-        s3.put_object(Bucket="bench-archive", Key="warm-up", Body=b"")
-        s3.delete_object(Bucket="bench-archive", Key="warm-up")
-        # Time the statement preparation alone: a fixed cost per invocation, not per row.
-        from cleanup_job.source import CheckinsSource
+        seconds = time.monotonic() - began
+    if profiler is not None:
+        import pstats
 
-        prepared_at = time.monotonic()
-        CheckinsSource(session, args.keyspace)
-        prepare_s = time.monotonic() - prepared_at
-        baseline = _rss_kib("VmRSS")
-        profiler = None
-        if os.environ.get("CLEANUP_BENCH_PROFILE"):
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
-        with open(os.devnull, "w") as sink:
-            began = time.monotonic()
-            summary = run_once(
-                {},
-                None,
-                settings=settings,
-                session=session,
-                keyspace=args.keyspace,
-                s3_client=s3,
-                today=TODAY,
-                reporter=Reporter("bench", "bench", stream=sink),
-            )
-            seconds = time.monotonic() - began
-        if profiler is not None:
-            import pstats
-
-            profiler.disable()
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-        # VmHWM is reset by exec (unlike ru_maxrss, which a child inherits from its parent).
-        peak = _rss_kib("VmHWM")
-        cluster.shutdown()
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    # VmHWM is reset by exec (unlike ru_maxrss, which a child inherits from its parent).
+    peak = _rss_kib("VmHWM")
+    cluster.shutdown()
     print(
         json.dumps(
             {
@@ -187,6 +239,9 @@ def main() -> int:
     parser.add_argument("--host", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--keyspace", help=argparse.SUPPRESS)
+    parser.add_argument("--s3-endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--bucket", help=argparse.SUPPRESS)
+    parser.add_argument("--kms-key-id", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -200,11 +255,20 @@ def main() -> int:
         node_settings,
     )
 
+    # Dummy credentials: the only endpoint is the local moto server.
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+    os.environ.pop("AWS_SESSION_TOKEN", None)
     info, node = _node()
     print(f"cassandra: {info.description}")
-    print("S3: moto in-process (moto.mock_aws) in the measured child process")
     results = []
+    stack = contextlib.ExitStack()
     try:
+        endpoint, s3_port = stack.enter_context(moto_server())
+        print(f"S3: moto server on {S3_HOST}:{s3_port}, separate process")
+        kms_key_id = _client("kms", endpoint).create_key(Description="cleanup bench archive")[
+            "KeyMetadata"
+        ]["Arn"]
+        s3 = _client("s3", endpoint)
         cluster, session = connect(node_settings(info, ""), keyspace="")
         for size in (int(s) for s in args.sizes.split(",")):
             keyspace = create_test_keyspace(session, f"bench_{size}")
@@ -214,7 +278,11 @@ def main() -> int:
                 except TimeoutError as exc:
                     print(f"{size:>9} rows: load stopped at the {LOAD_BUDGET_S:.0f}s budget: {exc}")
                     break
-                env = {**os.environ, "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": "1"}
+                # A fresh bucket per size: the day manifests of one size never meet another's.
+                bucket = f"bench-archive-{size}"
+                s3.create_bucket(
+                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+                )
                 out = subprocess.run(
                     [
                         sys.executable,
@@ -226,9 +294,14 @@ def main() -> int:
                         str(info.port),
                         "--keyspace",
                         keyspace,
+                        "--s3-endpoint",
+                        endpoint,
+                        "--bucket",
+                        bucket,
+                        "--kms-key-id",
+                        kms_key_id,
                     ]
                     + (["--no-reread"] if args.no_reread else []),
-                    env=env,
                     check=True,
                     capture_output=True,
                     text=True,
@@ -248,6 +321,7 @@ def main() -> int:
                 drop_test_keyspace(session, keyspace)
         cluster.shutdown()
     finally:
+        stack.close()
         if node is not None:
             node.stop()
     if results:
