@@ -32,10 +32,8 @@ test: setup ## Install test servers if missing, then run the whole test suite
 lint: setup ## ruff lint and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-lock: ## Re-pin requirements.lock (hashes, no package host) from pyproject.toml
-	@$(VENV)/bin/uv pip compile pyproject.toml --group dev --python-version 3.11 \
-	  --python-platform x86_64-manylinux_2_28 --generate-hashes \
-	  --no-emit-index-url --no-header -o requirements.lock
+lock: setup ## Re-pin every hashed lock (root, checkov, images, Lambda) with scripts/lock.sh
+	@bash scripts/lock.sh
 
 bench: bench-synth bench-auth bench-app bench-cleanup ## All benchmarks
 
