@@ -1,7 +1,8 @@
 """The state bootstrap stack: the S3 bucket and KMS key that hold every environment's state.
 
 It keeps its own state locally (`state-bootstrap.tfstate` in the stack's folder), because the
-bucket it creates does not exist before its first apply; commit-free, back that file up once.
+bucket it creates does not exist before its first apply. Keep that file out of git and back it
+up after the first apply.
 """
 
 from __future__ import annotations
