@@ -224,23 +224,15 @@ async def call_once(port: int, method: str, path: str, body: dict | None) -> tup
 
 
 async def prepare_users(port: int, count: int) -> tuple[list[str], list[str]]:
-    emails, tokens = [], []
+    emails = []
     for i in range(count):
         email = f"bench-{i}-{time.time_ns()}@example.com"
         status, body = await call_once(
             port, "POST", "/v1/users", {"email": email, "password": PASSWORD}
         )
         assert status == 201, body
-        status, body = await call_once(
-            port,
-            "POST",
-            "/v1/token",
-            {"grant_type": "password", "email": email, "password": PASSWORD},
-        )
-        assert status == 200, body
         emails.append(email)
-        tokens.append(json.loads(body)["refresh_token"])
-    return emails, tokens
+    return emails, await fresh_tokens(port, emails)
 
 
 async def fresh_tokens(port: int, emails: list[str]) -> list[str]:
