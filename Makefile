@@ -21,9 +21,9 @@ cdktf-synth: setup ## The same synth through the cdktf CLI (cdktf.json); byte-id
 	@bash scripts/test-deps.sh
 	@PATH="$(NODE_DIR):$$PATH" CHECKPOINT_DISABLE=1 NODE_OPTIONS=--disable-warning=DEP0044 tools/cdktf-cli/node_modules/.bin/cdktf synth
 
-scan: synth ## checkov policy scan of every synthesized stack (accepted findings: tests/support/checkov_scan.py)
+scan: synth ## checkov policy scan of every synthesized stack (accepted findings: devtools/checkov_scan.py)
 	@bash scripts/test-deps.sh
-	@$(PY) -m tests.support.checkov_scan cdktf.out
+	@$(PY) -m devtools.checkov_scan cdktf.out
 
 test: setup ## Install test servers if missing, then run the whole test suite
 	@bash scripts/test-deps.sh

@@ -281,8 +281,8 @@ def run(seconds: float) -> list[Result]:
     from cassandra.cluster import Cluster
     from checkins_data.schema import build_schema
 
+    from devtools.cassandra_server import LocalCassandra, external_node_from_env
     from tests.app.tokens import ISSUER, bearer, mint, new_signing_key, public_jwk
-    from tests.support.cassandra_server import LocalCassandra, external_node_from_env
 
     node = external_node_from_env()
     local = None

@@ -39,8 +39,8 @@ from auth_service.core.config import Settings  # noqa: E402
 from auth_service.core.security import generate_signing_key  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
+from devtools.postgres_server import PostgresServer  # noqa: E402
 from tests.auth.live_server import LiveServer  # noqa: E402
-from tests.support.postgres_server import PostgresServer  # noqa: E402
 
 PASSWORD = "benchmark passphrase 2026"
 LOGIN_TARGET = 1.15

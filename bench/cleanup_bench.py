@@ -89,7 +89,7 @@ def _client(service: str, endpoint: str):
 
 
 def _node():
-    from tests.support.cassandra_server import LocalCassandra, external_node_from_env
+    from devtools.cassandra_server import LocalCassandra, external_node_from_env
 
     external = external_node_from_env()
     if external is not None:
@@ -249,7 +249,7 @@ def main() -> int:
 
     from checkins_data.connection import connect
 
-    from tests.support.cassandra_fixtures import (
+    from devtools.cassandra_keyspaces import (
         create_test_keyspace,
         drop_test_keyspace,
         node_settings,

@@ -10,5 +10,5 @@ pytest_plugins = [
     "tests.support.postgres_fixtures",
     "tests.support.cassandra_fixtures",
     "tests.support.synth_fixtures",
-    "tests.support.checkov_scan",
+    "tests.support.checkov_fixtures",
 ]

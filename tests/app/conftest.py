@@ -17,6 +17,7 @@ from checkins_app.main import create_app
 from checkins_app.repository import Repository
 from fastapi.testclient import TestClient
 
+from devtools.cassandra_keyspaces import create_test_keyspace, drop_test_keyspace
 from tests.app.tokens import (
     ISSUER,
     JWKS_URL,
@@ -26,7 +27,6 @@ from tests.app.tokens import (
     mint,
     new_signing_key,
 )
-from tests.support.cassandra_fixtures import create_test_keyspace, drop_test_keyspace
 
 
 def app_settings(**overrides: object) -> Settings:

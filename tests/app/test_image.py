@@ -42,7 +42,7 @@ def test_lock_covers_every_third_party_import_of_the_image_code():
     lock = _lock_names()
     local = {"checkins_app", "checkins_data"}
     missing = set()
-    for package in ("services/app/checkins_app", "services/checkins_data/checkins_data"):
+    for package in ("services/app/checkins_app", "libs/checkins_data/checkins_data"):
         for source in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(source.read_text())):
                 names = []

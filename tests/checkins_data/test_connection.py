@@ -235,7 +235,7 @@ def test_connect_opens_a_session_on_the_configured_keyspace(cassandra_settings):
 def test_connect_to_a_closed_port_fails_with_the_driver_error():
     from cassandra.cluster import NoHostAvailable
 
-    from tests.support.cassandra_server import free_port
+    from devtools.cassandra_server import free_port
 
     settings = KeyspacesSettings(
         contact_points=("127.0.0.1",), port=free_port(), connect_timeout_s=2

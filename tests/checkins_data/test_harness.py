@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from checkins_data.schema import build_schema
 
-from tests.support import cassandra_server
-from tests.support.cassandra_fixtures import create_test_keyspace, drop_test_keyspace
-from tests.support.cassandra_server import (
+from devtools import cassandra_server
+from devtools.cassandra_keyspaces import create_test_keyspace, drop_test_keyspace
+from devtools.cassandra_server import (
     CassandraStartError,
     CassandraUnavailable,
     HarnessSettings,

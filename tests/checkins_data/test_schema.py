@@ -23,7 +23,7 @@ from checkins_data.schema import (
     shard_for,
 )
 
-from tests.support.cassandra_fixtures import create_test_keyspace
+from devtools.cassandra_keyspaces import create_test_keyspace
 
 # ---- rules of the model (no node needed) ----
 

@@ -71,7 +71,7 @@ def s3(moto_s3: None) -> Any:
 @pytest.fixture(scope="module")
 def module_session(cassandra_cluster: Any) -> Iterator[Any]:
     """One keyspace per test module (creating one costs seconds on a busy node)."""
-    from tests.support.cassandra_fixtures import create_test_keyspace, drop_test_keyspace
+    from devtools.cassandra_keyspaces import create_test_keyspace, drop_test_keyspace
 
     admin = cassandra_cluster.connect()
     name = create_test_keyspace(admin)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.checkov_scan import ACCEPTED, scan_stack
+from devtools.checkov_scan import ACCEPTED, scan_stack
 
 STACKS = ("state-bootstrap", "dev", "prod")
 

@@ -9,7 +9,6 @@ asks for one of these fixtures.
 - `cassandra_settings` (function): `KeyspacesSettings` for the node and a fresh test keyspace.
 - `cassandra_keyspace` (function): the name of a fresh keyspace holding the whole schema.
 - `cassandra_session` (function): a Session on that keyspace.
-- `create_test_keyspace(session, ...)`: the helper behind them, for other scopes.
 
 No Java or Maven: the tests are skipped with the reason (CASSANDRA_REQUIRED=1 turns that into
 a failure). Java and Maven present but the node does not start: the tests error.
@@ -19,14 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.cassandra_server import (
+from devtools.cassandra_keyspaces import create_test_keyspace, node_settings
+from devtools.cassandra_server import (
     CassandraUnavailable,
     HarnessSettings,
     LocalCassandra,
@@ -121,22 +120,6 @@ def cassandra_node(request: pytest.FixtureRequest) -> Iterator[NodeInfo]:
         node.stop()
 
 
-def node_settings(node: NodeInfo, keyspace: str) -> KeyspacesSettings:
-    """Connection settings for the test node, the same code path the app uses locally."""
-    from checkins_data.connection import KeyspacesSettings
-
-    return KeyspacesSettings(
-        contact_points=node.contact_points,
-        port=node.port,
-        local_dc=node.local_dc,
-        keyspace=keyspace,
-        use_aws=False,
-        # A small test node on a busy CI machine answers slower than Keyspaces.
-        request_timeout_s=30.0,
-        connect_timeout_s=15.0,
-    )
-
-
 @pytest.fixture(scope="session")
 def cassandra_cluster(cassandra_node: NodeInfo) -> Iterator[Cluster]:
     from checkins_data.connection import build_cluster
@@ -162,35 +145,6 @@ def _cassandra_admin_session(cassandra_cluster: Cluster) -> Iterator[Session]:
         for future in pending:
             with contextlib.suppress(Exception):
                 future.result()
-
-
-def unique_keyspace_name(prefix: str = "test") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-def create_test_keyspace(
-    session: Session,
-    keyspace: str | None = None,
-    *,
-    safety_ttl_days: int | None = None,
-    replication: dict[str, str | int] | None = None,
-) -> str:
-    """Create `keyspace` (default: a fresh unique name) with the whole checkins_data schema.
-
-    Idempotent; returns the keyspace name. Schema changes wait for agreement so the next
-    statement sees the tables.
-    """
-    from checkins_data.schema import DEFAULT_SAFETY_TTL_DAYS, build_schema
-
-    name = keyspace or unique_keyspace_name()
-    schema = build_schema(name, safety_ttl_days=safety_ttl_days or DEFAULT_SAFETY_TTL_DAYS)
-    for statement in schema.create_statements(replication):
-        session.execute(statement, timeout=60)
-    return name
-
-
-def drop_test_keyspace(session: Session, keyspace: str) -> None:
-    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
 
 
 @pytest.fixture

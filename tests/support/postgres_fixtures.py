@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.postgres_server import (
+from devtools.postgres_server import (
     PostgresServer,
     PostgresUnavailable,
     find_binaries,

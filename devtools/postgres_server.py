@@ -214,7 +214,7 @@ class PostgresServer:
 
 
 def main() -> None:
-    """``python -m tests.support.postgres_server``: a throwaway server until Ctrl-C."""
+    """``python -m devtools.postgres_server``: a throwaway server until Ctrl-C."""
     import signal
 
     with PostgresServer() as server:

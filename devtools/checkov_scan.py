@@ -6,7 +6,7 @@ nothing or passed no check (checkov 3.3 cannot parse a `cdk.tf.json` with
 `terraform.required_version` and would otherwise report a vacuous pass: the key is dropped from
 the scanned copy).
 
-    python -m tests.support.checkov_scan [cdktf.out]     # `make scan`
+    python -m devtools.checkov_scan [cdktf.out]     # `make scan`
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 CHECKOV = Path(os.environ.get("CHECKOV_BIN", REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov"))
 
 
@@ -91,8 +89,9 @@ class ScanResult:
 
     def summary(self) -> str:
         return (
-            f"checkov {self.version} {self.stack}: {self.passed} passed, {len(self.failed)} failed, "
-            f"{len(self.accepted)} accepted, {self.parsing_errors} parsing errors"
+            f"checkov {self.version} {self.stack}: {self.passed} passed, "
+            f"{len(self.failed)} failed, {len(self.accepted)} accepted, "
+            f"{self.parsing_errors} parsing errors"
         )
 
 
@@ -109,7 +108,8 @@ def scan_stack(stack: str, cdk_tf_json: Path) -> ScanResult:
             [str(CHECKOV), "-d", scratch, "--framework", "terraform_json", "-o", "json",
              "--quiet", "--skip-download", "--compact"],
             capture_output=True, text=True, timeout=600,
-            env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+            env={**os.environ, "BC_SKIP_MAPPING": "TRUE",
+                 "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
         )  # fmt: skip
     if run.returncode not in (0, 1):
         raise RuntimeError(f"checkov failed ({run.returncode}): {run.stderr[-2000:]}")
@@ -129,20 +129,6 @@ def scan_stack(stack: str, cdk_tf_json: Path) -> ScanResult:
         else:
             result.failed.append(line)
     return result
-
-
-# Collected for the end-of-session summary line per stack.
-RESULTS: list[ScanResult] = []
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    for result in RESULTS:
-        terminalreporter.write_line(result.summary())
-
-
-@pytest.fixture(scope="session")
-def checkov_results() -> list[ScanResult]:
-    return RESULTS
 
 
 def main(argv: list[str]) -> int:
