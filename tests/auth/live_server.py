@@ -1,4 +1,5 @@
-"""The auth service under a real uvicorn process, started with the image's own command line.
+"""The auth service under a real uvicorn process, started with the image's own command line
+(``python -m auth_service``, which serves through ``service_kit.server``).
 
 Shared by the process-level tests and the benchmark (bench/auth_bench.py).
 """
@@ -38,19 +39,26 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``uvicorn`` as the image runs it, on a loopback port, with the given environment."""
+    """The service as the image runs it, on a loopback port, with the given environment.
+
+    ``app`` ("module:factory") serves another application under the very same server options
+    (``python -m service_kit.server``); ``extra_args`` go to that command.
+    """
 
     def __init__(
         self, env: dict[str, str], extra_args: list[str] | None = None, app: str | None = None
     ) -> None:
         self.port = free_port()
         command = image_command()
-        if app is not None:  # another application factory under the very same server flags
-            command[1] = app
-        command[command.index("--host") + 1] = "127.0.0.1"
-        command[command.index("--port") + 1] = str(self.port)
-        self.command = [sys.executable, "-m", *command, *(extra_args or [])]
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}, **env}
+        assert command[0] == "python", command
+        listen = ["--host", "127.0.0.1", "--port", str(self.port)]
+        if app is None:
+            self.command = [sys.executable, *command[1:], *(extra_args or [])]
+        else:
+            self.command = [sys.executable, "-m", "service_kit.server", app, *listen]
+            self.command += extra_args or []
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+        self.env = {**inherited, "AUTH_HOST": "127.0.0.1", "AUTH_PORT": str(self.port), **env}
         self.process: subprocess.Popen[str] | None = None
         # A file, not a pipe: a busy server must never block on a full pipe nobody reads.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop())

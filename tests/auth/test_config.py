@@ -6,8 +6,9 @@ import json
 import os
 
 import pytest
-from auth_service.core.config import ConfigError, DatabaseSettings, load_settings
+from auth_service.core.config import DatabaseSettings, load_settings
 from auth_service.core.security import generate_signing_key
+from service_kit.settings import ConfigError
 
 KEYS = json.dumps({"keys": [generate_signing_key("k1")]})
 BASE = {

@@ -7,7 +7,9 @@ import signal
 import urllib.request
 
 import pytest
+from service_kit.server import uvicorn_options
 
+from tests.auth.conftest import make_settings
 from tests.auth.live_server import LiveServer, image_command
 
 
@@ -40,11 +42,15 @@ def _get(server, path, headers=None):
         return response.status, json.loads(response.read() or b"null")
 
 
-def test_image_command_is_exec_form_with_graceful_shutdown():
-    command = image_command()
-    assert command[0] == "uvicorn"
-    assert command[command.index("--timeout-graceful-shutdown") + 1] == "20"
-    assert "--proxy-headers" in command and "--factory" in command
+def test_image_command_is_exec_form_with_graceful_shutdown(signing_keys):
+    assert image_command() == ["python", "-m", "auth_service"]
+    settings = make_settings("postgresql://auth@db.internal/auth", signing_keys)
+    options = uvicorn_options(settings)
+    assert options["timeout_graceful_shutdown"] == 20
+    assert options["proxy_headers"] is True
+    # Trusted proxies come from FORWARDED_ALLOW_IPS (the image's private ranges), never "*".
+    assert options["forwarded_allow_ips"] is None
+    assert options["access_log"] is False  # the service writes its own line, without queries
 
 
 def test_starts_migrates_and_serves(server):

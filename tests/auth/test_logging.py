@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from auth_service.core.logging import JsonFormatter
+from service_kit.logging import JsonFormatter
 
 from tests.auth.conftest import PASSWORD, login, new_email, sign_up
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from auth_service.core.security import lookup_key
+from auth_service.core.security import throttle_pseudonym
 
 from tests.auth.conftest import PASSWORD, new_email, sign_up, unique_ip
 
@@ -100,7 +100,7 @@ def test_throttle_lifts_when_the_window_ends(strict, auth_database_url):
         conn.execute(
             "UPDATE login_failures SET window_started_at = now() - interval '61 seconds'"
             " WHERE scope = 'account' AND key = %s",
-            (lookup_key(email),),
+            (throttle_pseudonym(email),),
         )
     assert _attempt(strict, email, PASSWORD).status_code == 200
 
@@ -110,5 +110,5 @@ def test_throttle_table_holds_no_plain_addresses(strict, auth_database_url):
     _attempt(strict, email)
     with psycopg.connect(auth_database_url) as conn:
         keys = [k for (k,) in conn.execute("SELECT key FROM login_failures").fetchall()]
-    assert lookup_key(email) in keys
+    assert throttle_pseudonym(email) in keys
     assert email not in keys

@@ -106,7 +106,7 @@ def test_declared_oversize_body_is_413(client):
     blob = "x" * 20_000
     response = client.post("/v1/users", json={"email": new_email(), "password": blob})
     assert response.status_code == 413
-    assert response.json() == {"detail": "request body too large"}
+    assert response.json() == {"detail": "request body exceeds 16384 bytes"}
 
 
 def test_streamed_oversize_body_is_413(client):
@@ -121,7 +121,7 @@ def test_streamed_oversize_body_is_413(client):
         "/v1/users", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
-    assert response.json() == {"detail": "request body too large"}
+    assert response.json() == {"detail": "request body exceeds 16384 bytes"}
 
 
 def test_unknown_route_and_method_are_json_4xx(client):

@@ -1,7 +1,6 @@
-"""Builds the FastAPI application.
+"""Builds the FastAPI application: settings, key ring, password hasher, routers, lifespan.
 
-Run with ``uvicorn auth_service.main:create_app --factory``; configuration comes from the
-environment (see core/config.py).
+Run with ``python -m auth_service``; configuration comes from the environment (core/config.py).
 """
 
 from __future__ import annotations
@@ -11,19 +10,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import service_kit.app
 from fastapi import FastAPI
+from service_kit.errors import ErrorBody
+from service_kit.settings import settings_or_exit
 from starlette.concurrency import run_in_threadpool
 
 from auth_service import migrate
 from auth_service.api import errors
 from auth_service.api.routes import api_keys, health, jwks, tokens, users
-from auth_service.core.config import ConfigError, Settings, load_settings
-from auth_service.core.logging import configure_logging
-from auth_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from auth_service.core.config import Settings, load_settings
 from auth_service.core.security import KeyRing, Passwords
-from auth_service.db import UNAVAILABLE_ERRORS, create_pool
-from auth_service.models import ErrorBody
 from auth_service.store import refresh_tokens, throttle
+from auth_service.store.db import UNAVAILABLE_ERRORS, create_pool
 
 log = logging.getLogger("auth_service")
 PURGE_INTERVAL_SECONDS = 600
@@ -69,14 +68,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; without ``settings`` they are read from the environment, and an
+    invalid one stops the process with one line (exit status 2)."""
     if settings is None:
-        try:
-            settings = load_settings()
-        except ConfigError as exc:
-            configure_logging()
-            log.error(str(exc))
-            raise SystemExit(2) from None
-    configure_logging(settings.log_level)
+        settings = settings_or_exit(load_settings)
 
     app = FastAPI(
         title="Auth service",
@@ -103,9 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         parallelism=settings.argon2_parallelism,
         max_concurrency=settings.argon2_max_concurrency,
     )
+    service_kit.app.install(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        access_logger="auth_service.access",
+        access_log=settings.access_log,
+    )
     errors.install(app)
     for router in (health.router, jwks.router, users.router, tokens.router, api_keys.router):
         app.include_router(router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)  # outermost: every response gets an id
     return app

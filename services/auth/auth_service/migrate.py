@@ -78,16 +78,14 @@ def apply(conninfo: str) -> list[str]:
 
 
 def main() -> int:
-    from auth_service.core.config import ConfigError, DatabaseSettings, load_settings
-    from auth_service.core.logging import configure_logging
+    from service_kit.logging import configure_logging
+    from service_kit.settings import settings_or_exit
+
+    from auth_service.core.config import DatabaseSettings, load_settings
 
     configure_logging()
-    try:
-        # Only the database settings matter here: migrating needs no signing keys.
-        conninfo = load_settings(DatabaseSettings).conninfo()
-    except ConfigError as exc:
-        log.error(str(exc))
-        return 2
+    # Only the database settings matter here: migrating needs no signing keys.
+    conninfo = settings_or_exit(lambda: load_settings(DatabaseSettings)).conninfo()
     try:
         versions = apply(conninfo)
     except (psycopg.Error, MigrationError) as exc:

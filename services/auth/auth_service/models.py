@@ -147,7 +147,3 @@ class Jwks(BaseModel):
 
 class Status(BaseModel):
     status: str
-
-
-class ErrorBody(BaseModel):
-    detail: str | list[dict]

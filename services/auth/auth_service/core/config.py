@@ -1,7 +1,7 @@
 """Service configuration, read from environment variables (ECS fills them from Secrets Manager).
 
 Every variable is prefixed ``AUTH_``. ``load_settings()`` turns pydantic's validation errors
-into one :class:`ConfigError` that names each missing or invalid variable.
+into one ``service_kit.settings.ConfigError`` that names each missing or invalid variable.
 """
 
 from __future__ import annotations
@@ -9,16 +9,14 @@ from __future__ import annotations
 from typing import Literal, Self, TypeVar
 
 from psycopg.conninfo import make_conninfo
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from service_kit import settings as kit
+from service_kit.server import ServerSettings
 
 ENV_PREFIX = "AUTH_"
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
-
-
-class ConfigError(RuntimeError):
-    """The environment does not describe a runnable service; the message names the variables."""
 
 
 class DatabaseSettings(BaseSettings):
@@ -90,8 +88,12 @@ class DatabaseSettings(BaseSettings):
         )
 
 
-class Settings(DatabaseSettings):
-    """Everything the service needs."""
+class Settings(DatabaseSettings, ServerSettings):
+    """Everything the service needs (the run command's AUTH_HOST, AUTH_PORT, AUTH_LOG_LEVEL,
+    AUTH_SHUTDOWN_DRAIN_SECONDS, AUTH_ACCESS_LOG come from ServerSettings)."""
+
+    # Stated again: a mixed-in base must not reset the prefix.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     # Tokens.
     signing_keys: SecretStr = Field(
@@ -118,7 +120,6 @@ class Settings(DatabaseSettings):
     throttle_ip_max_failures: int = Field(default=50, ge=1)
 
     max_body_bytes: int = Field(default=16 * 1024, ge=256)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("signing_keys")
     @classmethod
@@ -132,20 +133,6 @@ class Settings(DatabaseSettings):
 S = TypeVar("S", bound=DatabaseSettings)
 
 
-def _describe(error: dict) -> str:
-    loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
-    if not loc:  # model-level check: the message already names the variables
-        return str(error["msg"]).removeprefix("Value error, ")
-    name = f"{ENV_PREFIX}{loc[0].upper()}"
-    if error.get("type") == "missing":
-        return f"{name}: missing environment variable"
-    return f"{name}: {str(error['msg']).removeprefix('Value error, ')}"
-
-
 def load_settings(cls: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]
     """Settings from the environment (``overrides`` win), or a ConfigError naming the culprits."""
-    try:
-        return cls(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(_describe(err) for err in exc.errors(include_input=False))
-        raise ConfigError(f"invalid auth service configuration: {problems}") from None
+    return kit.load_settings(cls, "auth service", **overrides)

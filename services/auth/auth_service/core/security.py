@@ -229,6 +229,7 @@ def secret_digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
 
-def lookup_key(value: str) -> str:
-    """A stable pseudonym for an e-mail address in the throttle table (no plain addresses)."""
-    return hashlib.sha256(value.encode()).hexdigest()
+def throttle_pseudonym(email: str) -> str:
+    """The account key of the login throttle: a stable pseudonym of the e-mail address, so the
+    throttle table holds no plain addresses. Not a secret and not a lookup of the user."""
+    return hashlib.sha256(email.encode()).hexdigest()

@@ -6,10 +6,11 @@ import logging
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Response, status
+from service_kit.errors import ErrorBody
 
 from auth_service.api.deps import ConnDep, SettingsDep, UserDep
 from auth_service.core.security import API_KEY_DISPLAY_CHARS, new_api_key, secret_digest
-from auth_service.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ErrorBody
+from auth_service.models import ApiKey, ApiKeyCreate, ApiKeyCreated
 from auth_service.store import api_keys
 
 router = APIRouter(

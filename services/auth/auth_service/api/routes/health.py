@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 from psycopg import errors
 
 from auth_service.api.deps import PoolDep
-from auth_service.db import UNAVAILABLE_ERRORS
 from auth_service.migrate import latest_version
 from auth_service.models import Status
+from auth_service.store.db import UNAVAILABLE_ERRORS
 
 router = APIRouter(tags=["health"])
 _NOT_READY = {503: {"model": Status, "description": "database unreachable or schema behind"}}

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response, status
 from psycopg import errors
+from service_kit.errors import ErrorBody
 
 from auth_service.api.deps import (
     ConnDep,
@@ -19,13 +20,12 @@ from auth_service.api.deps import (
 )
 from auth_service.core.scopes import USER_SCOPES
 from auth_service.core.security import (
-    lookup_key,
     new_refresh_token,
     secret_digest,
+    throttle_pseudonym,
 )
 from auth_service.models import (
     ApiKeyGrant,
-    ErrorBody,
     PasswordGrant,
     RefreshRequest,
     RevokeRequest,
@@ -87,7 +87,7 @@ async def _password_grant(
     passwords: PasswordsDep,
     limits: LimitsDep,
 ) -> TokenResponse:
-    account = lookup_key(body.email)
+    account = throttle_pseudonym(body.email)
     async with pool.connection() as conn:
         state = await login.lookup(conn, limits, email=body.email, account=account, ip=ip)
     if state.retry_after:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, status
+from service_kit.errors import ErrorBody
 
 from auth_service.api.deps import ConnDep, PasswordsDep
-from auth_service.models import ErrorBody, SignUp, User
+from auth_service.models import SignUp, User
 from auth_service.store import users
 
 router = APIRouter(prefix="/v1", tags=["users"])
