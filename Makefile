@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-NODE_DIR = $(shell $(PY) -c 'import os; from stacks.aws_binding import node_binary; print(os.path.dirname(node_binary()))' 2>/dev/null)
+NODE_DIR = $(shell $(PY) -c 'import os; from toolchain.node import node_binary; print(os.path.dirname(node_binary()))' 2>/dev/null)
 
 .PHONY: help setup synth cdktf-synth scan test lint lock bench bench-synth bench-auth bench-app bench-cleanup
 

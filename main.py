@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def main() -> int:
-    from stacks.config import CONFIG_DIR, ConfigError, load_platform
+    from settings import CONFIG_DIR, ConfigError, load_platform
 
     selected = os.environ.get("PLATFORM_ENVIRONMENTS", "").strip()
     config_dir = Path(os.environ.get("PLATFORM_CONFIG_DIR") or CONFIG_DIR)
@@ -27,14 +27,15 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    from stacks import aws_binding
+    import toolchain
 
-    aws_binding.install()  # load only the provider submodules in use (see stacks/aws_binding.py)
+    toolchain.prepare()  # Node for jsii, then only the provider submodules in use
+    from modules.props import PropsError
     from stacks.app import build_app
 
     try:
         app, stack_names = build_app(platform)
-    except ValueError as error:  # a construct's props check: names the prop and the value
+    except PropsError as error:  # a construct's props check: names the prop and the value
         print(f"error: {error}", file=sys.stderr)
         return 2
     app.synth()

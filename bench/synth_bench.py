@@ -8,7 +8,7 @@ Every measured case runs in a fresh subprocess:
 - floor: `import cdktf_cdktf_provider_aws` (the plain, eager import) and the synth of an empty
   stack with an S3 backend and the AWS provider: what any synth pays before its first resource;
 - full synth: `python main.py`, every stack, into a temporary output folder (the fast binding
-  loader of stacks/aws_binding.py active, as main.py installs it);
+  loader of toolchain/aws_binding.py active, as main.py installs it);
 - full synth, plain import: the same with `AWS_BINDING_LAZY=0`, to show what the loader saves.
 
 Warm runs use jsii's ordinary package cache (one untimed run fills it first) and report the
@@ -38,7 +38,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from stacks import aws_binding  # noqa: E402  (cheap: does not load the binding)
+from toolchain import aws_binding, node  # noqa: E402  (cheap: does not load the binding)
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
@@ -177,9 +177,9 @@ def main() -> int:
 
     python = sys.executable
     env = dict(os.environ)
-    node = aws_binding.node_binary()
-    if node is not None:
-        env["JSII_NODE"] = node  # the wheel's supported Node: no end-of-life banner
+    node_path = node.node_binary()
+    if node_path is not None:
+        env["JSII_NODE"] = node_path  # the wheel's supported Node: no end-of-life banner
     env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
     env["CHECKPOINT_DISABLE"] = "1"
     env.pop("JSII_RUNTIME_PACKAGE_CACHE_ROOT", None)

@@ -9,9 +9,7 @@ Tiers (one subnet per AZ each):
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
-from typing import Literal
 
 from cdktf import Postcondition, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -36,9 +34,10 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from modules.aws_target import AwsTarget
+from modules.network_plan import NatMode, plan_subnets
 from modules.policy import Statement, policy_document, service_assume_role_policy
-
-NatGateways = Literal["none", "single", "per_az"]
+from modules.props import PropsError, require
 
 # Interface endpoints every workload needs; `cassandra` is Amazon Keyspaces (TLS on 9142).
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
@@ -51,38 +50,6 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     "cassandra",
 )
 ENDPOINT_PORTS: tuple[int, ...] = (443, 9142)
-_SMALLEST_SUBNET_PREFIX = 28  # AWS refuses subnets smaller than /28
-
-
-@dataclass(frozen=True)
-class SubnetPlan:
-    """CIDR blocks per tier, index i in AZ i."""
-
-    public: tuple[str, ...]
-    private: tuple[str, ...]
-    isolated: tuple[str, ...]
-
-
-def plan_subnets(vpc_cidr: str, az_count: int) -> SubnetPlan:
-    """Carve the VPC: half for private subnets (tasks scale there), a quarter each for public and
-    isolated. Pure and deterministic, so the layout never moves between synths."""
-    network = ipaddress.IPv4Network(vpc_cidr)
-    slots = 1 << (az_count - 1).bit_length()  # next power of two >= az_count
-    private_half, rest = network.subnets(prefixlen_diff=1)
-    public_quarter, isolated_quarter = rest.subnets(prefixlen_diff=1)
-
-    def split(block: ipaddress.IPv4Network) -> tuple[str, ...]:
-        if block.prefixlen + slots.bit_length() - 1 > _SMALLEST_SUBNET_PREFIX:
-            raise ValueError(
-                f"NetworkProps.vpc_cidr: {vpc_cidr!r} is too small for {az_count} AZs "
-                f"(subnets would be smaller than /{_SMALLEST_SUBNET_PREFIX})"
-            )
-        parts = list(block.subnets(prefixlen_diff=slots.bit_length() - 1))
-        return tuple(str(p) for p in parts[:az_count])
-
-    return SubnetPlan(
-        public=split(public_quarter), private=split(private_half), isolated=split(isolated_quarter)
-    )
 
 
 @dataclass(frozen=True)
@@ -91,8 +58,7 @@ class NetworkProps:
 
     name: str
     """Prefix of every resource name, e.g. `checkins-prod`."""
-    region: str
-    account_id: str
+    target: AwsTarget
     vpc_cidr: str
     availability_zones: tuple[str, ...]
     """Zone names, one subnet per tier in each; at least 2. Literal names keep the set closed:
@@ -100,21 +66,27 @@ class NetworkProps:
     flow_log_retention_days: int
     flow_log_kms_key_arn: str
     """Customer-managed key that encrypts the flow-log group (its policy must allow Logs)."""
-    nat_gateways: NatGateways = "per_az"
+    nat_gateways: NatMode = NatMode.PER_AZ
     """`per_az` (highly available), `single` (cheap) or `none` (endpoints only). @default per_az"""
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     """AWS services reached privately through interface endpoints. @default the seven above"""
 
     def __post_init__(self) -> None:
-        if len(self.availability_zones) < 2 or len(set(self.availability_zones)) != len(
-            self.availability_zones
-        ):
-            raise ValueError(
-                f"NetworkProps.availability_zones: {self.availability_zones!r} "
-                "must name at least 2 distinct zones"
-            )
-        if self.nat_gateways not in ("none", "single", "per_az"):
-            raise ValueError(f"NetworkProps.nat_gateways: {self.nat_gateways!r} is not valid")
+        zones = self.availability_zones
+        require(
+            len(zones) >= 2 and len(set(zones)) == len(zones),
+            "NetworkProps.availability_zones",
+            zones,
+            "must name at least 2 distinct zones",
+        )
+        try:
+            NatMode(self.nat_gateways)
+        except ValueError:
+            raise PropsError(
+                "NetworkProps.nat_gateways",
+                self.nat_gateways,
+                f"must be one of {', '.join(m.value for m in NatMode)}",
+            ) from None
         plan_subnets(self.vpc_cidr, self.az_count)  # raises if the CIDR cannot hold the subnets
 
     @property
@@ -123,12 +95,15 @@ class NetworkProps:
 
 
 class Network(Construct):
-    """The VPC; exposes `vpc_id`, the subnet id lists per tier, route table ids and
-    `endpoint_security_group_id` for the constructs that run inside it."""
+    """The VPC and everything every workload inside it shares.
+
+    Attributes: `vpc_id`, `zone_names`, `public_subnet_ids`, `private_subnet_ids`,
+    `isolated_subnet_ids`, `private_route_table_ids`, `isolated_route_table_id`,
+    `endpoint_security_group_id`.
+    """
 
     def __init__(self, scope: Construct, id_: str, props: NetworkProps) -> None:
         super().__init__(scope, id_)
-        self.props = props
         plan = plan_subnets(props.vpc_cidr, props.az_count)
         # Fails the plan, naming the zones, if any configured zone is not available here.
         DataAwsAvailabilityZones(
@@ -154,7 +129,7 @@ class Network(Construct):
         )
         self.zone_names = list(props.availability_zones)
 
-        self.vpc = Vpc(
+        self._vpc = Vpc(
             self,
             "vpc",
             cidr_block=props.vpc_cidr,
@@ -162,43 +137,43 @@ class Network(Construct):
             enable_dns_hostnames=True,  # required by interface endpoints' private DNS
             tags={"Name": props.name},
         )
-        self.vpc_id: str = self.vpc.id
+        self.vpc_id: str = self._vpc.id
         # Adopting the default security group strips all its rules: nothing uses it by accident.
         DefaultSecurityGroup(
-            self, "default-sg", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-default-deny"}
+            self, "default-sg", vpc_id=self._vpc.id, tags={"Name": f"{props.name}-default-deny"}
         )
 
-        self.public_subnets = self._subnets("public", plan.public)
-        self.private_subnets = self._subnets("private", plan.private)
-        self.isolated_subnets = self._subnets("isolated", plan.isolated)
-        self.public_subnet_ids = [s.id for s in self.public_subnets]
-        self.private_subnet_ids = [s.id for s in self.private_subnets]
-        self.isolated_subnet_ids = [s.id for s in self.isolated_subnets]
+        public = self._subnets(props.name, "public", plan.public)
+        private = self._subnets(props.name, "private", plan.private)
+        isolated = self._subnets(props.name, "isolated", plan.isolated)
+        self.public_subnet_ids: list[str] = [s.id for s in public]
+        self.private_subnet_ids: list[str] = [s.id for s in private]
+        self.isolated_subnet_ids: list[str] = [s.id for s in isolated]
 
         self._routes(props)
         self._endpoints(props)
         self._flow_logs(props)
 
-    def _subnets(self, tier: str, cidrs: tuple[str, ...]) -> list[Subnet]:
+    def _subnets(self, name: str, tier: str, cidrs: tuple[str, ...]) -> list[Subnet]:
         return [
             Subnet(
                 self,
                 f"{tier}-{i}",
-                vpc_id=self.vpc.id,
+                vpc_id=self._vpc.id,
                 cidr_block=cidr,
                 availability_zone=self.zone_names[i],
                 # Even public subnets assign no public IPs: NAT uses Elastic IPs and the load
                 # balancer manages its own addresses, so no instance gets one by accident.
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{self.props.name}-{tier}-{i}", "Tier": tier},
+                tags={"Name": f"{name}-{tier}-{i}", "Tier": tier},
             )
             for i, cidr in enumerate(cidrs)
         ]
 
     def _routes(self, props: NetworkProps) -> None:
-        igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": props.name})
+        igw = InternetGateway(self, "igw", vpc_id=self._vpc.id, tags={"Name": props.name})
         public_rt = RouteTable(
-            self, "public-rt", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-public"}
+            self, "public-rt", vpc_id=self._vpc.id, tags={"Name": f"{props.name}-public"}
         )
         Route(
             self,
@@ -207,12 +182,12 @@ class Network(Construct):
             destination_cidr_block="0.0.0.0/0",
             gateway_id=igw.id,
         )
-        for i, subnet in enumerate(self.public_subnets):
+        for i, subnet_id in enumerate(self.public_subnet_ids):
             RouteTableAssociation(
-                self, f"public-rta-{i}", route_table_id=public_rt.id, subnet_id=subnet.id
+                self, f"public-rta-{i}", route_table_id=public_rt.id, subnet_id=subnet_id
             )
 
-        nat_count = {"none": 0, "single": 1, "per_az": props.az_count}[props.nat_gateways]
+        nat_count = NatMode(props.nat_gateways).gateway_count(props.az_count)
         nat_ids = []
         for i in range(nat_count):
             eip = Eip(self, f"nat-eip-{i}", domain="vpc", tags={"Name": f"{props.name}-nat-{i}"})
@@ -220,7 +195,7 @@ class Network(Construct):
                 self,
                 f"nat-{i}",
                 allocation_id=eip.allocation_id,
-                subnet_id=self.public_subnets[i].id,
+                subnet_id=self.public_subnet_ids[i],
                 tags={"Name": f"{props.name}-nat-{i}"},
                 depends_on=[igw],
             )
@@ -228,11 +203,11 @@ class Network(Construct):
 
         # One private route table per AZ, so each AZ's traffic uses its own NAT gateway.
         self.private_route_table_ids: list[str] = []
-        for i, subnet in enumerate(self.private_subnets):
+        for i, subnet_id in enumerate(self.private_subnet_ids):
             rt = RouteTable(
                 self,
                 f"private-rt-{i}",
-                vpc_id=self.vpc.id,
+                vpc_id=self._vpc.id,
                 tags={"Name": f"{props.name}-private-{i}"},
             )
             if nat_ids:
@@ -244,17 +219,17 @@ class Network(Construct):
                     nat_gateway_id=nat_ids[i % len(nat_ids)],
                 )
             RouteTableAssociation(
-                self, f"private-rta-{i}", route_table_id=rt.id, subnet_id=subnet.id
+                self, f"private-rta-{i}", route_table_id=rt.id, subnet_id=subnet_id
             )
             self.private_route_table_ids.append(rt.id)
 
         # Isolated subnets get a table with the local route only: no path out of the VPC.
         isolated_rt = RouteTable(
-            self, "isolated-rt", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-isolated"}
+            self, "isolated-rt", vpc_id=self._vpc.id, tags={"Name": f"{props.name}-isolated"}
         )
-        for i, subnet in enumerate(self.isolated_subnets):
+        for i, subnet_id in enumerate(self.isolated_subnet_ids):
             RouteTableAssociation(
-                self, f"isolated-rta-{i}", route_table_id=isolated_rt.id, subnet_id=subnet.id
+                self, f"isolated-rta-{i}", route_table_id=isolated_rt.id, subnet_id=subnet_id
             )
         self.isolated_route_table_id: str = isolated_rt.id
 
@@ -262,8 +237,8 @@ class Network(Construct):
         VpcEndpoint(
             self,
             "s3-endpoint",
-            vpc_id=self.vpc.id,
-            service_name=f"com.amazonaws.{props.region}.s3",
+            vpc_id=self._vpc.id,
+            service_name=f"com.amazonaws.{props.target.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[*self.private_route_table_ids, self.isolated_route_table_id],
             tags={"Name": f"{props.name}-s3"},
@@ -273,7 +248,7 @@ class Network(Construct):
             "endpoint-sg",
             name=f"{props.name}-vpc-endpoints",
             description="Interface VPC endpoints: HTTPS and Keyspaces TLS from inside the VPC only",
-            vpc_id=self.vpc.id,
+            vpc_id=self._vpc.id,
             tags={"Name": f"{props.name}-vpc-endpoints"},
         )
         for port in ENDPOINT_PORTS:
@@ -288,13 +263,12 @@ class Network(Construct):
                 description=f"TLS {port} from inside the VPC",
             )
         self.endpoint_security_group_id: str = sg.id
-        self.interface_endpoints: dict[str, VpcEndpoint] = {}
         for service in props.interface_endpoints:
-            self.interface_endpoints[service] = VpcEndpoint(
+            VpcEndpoint(
                 self,
                 f"endpoint-{service.replace('.', '-')}",
-                vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{props.region}.{service}",
+                vpc_id=self._vpc.id,
+                service_name=f"com.amazonaws.{props.target.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=self.private_subnet_ids,
@@ -311,7 +285,8 @@ class Network(Construct):
             retention_in_days=props.flow_log_retention_days,
             kms_key_id=props.flow_log_kms_key_arn,
         )
-        log_group_arn = f"arn:aws:logs:{props.region}:{props.account_id}:log-group:{log_group_name}"
+        target = props.target
+        log_group_arn = target.arn("logs", f"log-group:{log_group_name}")
         role = IamRole(
             self,
             "flow-log-role",
@@ -319,8 +294,8 @@ class Network(Construct):
             description="Lets VPC Flow Logs deliver to its own log group",
             assume_role_policy=service_assume_role_policy(
                 "vpc-flow-logs.amazonaws.com",
-                props.account_id,
-                f"arn:aws:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",
+                target.account_id,
+                target.arn("ec2", "vpc-flow-log/*"),
             ),
         )
         IamRolePolicy(
@@ -343,14 +318,14 @@ class Network(Construct):
                     # the narrowest ARN AWS accepts.
                     sid="FindLogGroup",
                     actions=["logs:DescribeLogGroups"],
-                    resources=[f"arn:aws:logs:{props.region}:{props.account_id}:log-group:*"],
+                    resources=[target.arn("logs", "log-group:*")],
                 ),
             ),
         )
         FlowLog(
             self,
             "flow-log",
-            vpc_id=self.vpc.id,
+            vpc_id=self._vpc.id,
             traffic_type="ALL",
             log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn,

@@ -34,7 +34,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
+from modules.aws_target import AwsTarget
 from modules.policy import Statement, policy_document
+from modules.props import require
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
@@ -52,6 +54,8 @@ class SecureBucketProps:
     """Props of `SecureBucket`."""
 
     bucket_name: str
+    target: AwsTarget
+    """The partition of the bucket's ARN."""
     kms_key_arn: str | None
     """Customer-managed key for SSE-KMS (with an S3 bucket key). None means SSE-S3, allowed only
     for buckets that AWS services cannot write with KMS (S3 server access log targets)."""
@@ -67,20 +71,26 @@ class SecureBucketProps:
     """Let `terraform destroy` delete a non-empty bucket. @default False"""
 
     def __post_init__(self) -> None:
-        if not _BUCKET_NAME.match(self.bucket_name):
-            raise ValueError(f"SecureBucketProps.bucket_name: {self.bucket_name!r} is not valid")
-        if self.noncurrent_version_days < 1:
-            raise ValueError(
-                f"SecureBucketProps.noncurrent_version_days: {self.noncurrent_version_days!r} < 1"
-            )
+        require(
+            _BUCKET_NAME.match(self.bucket_name) is not None,
+            "SecureBucketProps.bucket_name",
+            self.bucket_name,
+            "is not a valid bucket name (3-63 of a-z, 0-9, -)",
+        )
+        require(
+            self.noncurrent_version_days >= 1,
+            "SecureBucketProps.noncurrent_version_days",
+            self.noncurrent_version_days,
+            "must be at least 1",
+        )
 
 
 class SecureBucket(Construct):
-    """Exposes `bucket_name`, `bucket_arn` and `bucket` (the `aws_s3_bucket`)."""
+    """Attributes: `bucket_name`, `bucket_arn`."""
 
     def __init__(self, scope: Construct, id_: str, props: SecureBucketProps) -> None:
         super().__init__(scope, id_)
-        self.bucket = S3Bucket(
+        bucket = S3Bucket(
             self,
             "bucket",
             bucket=props.bucket_name,
@@ -88,8 +98,8 @@ class SecureBucket(Construct):
             tags={"Name": props.bucket_name},
         )
         self.bucket_name: str = props.bucket_name
-        self.bucket_arn = f"arn:aws:s3:::{props.bucket_name}"
-        bucket_id = self.bucket.id
+        self.bucket_arn: str = props.target.arn("s3", props.bucket_name)
+        bucket_id = bucket.id
 
         S3BucketVersioningA(
             self,

@@ -20,7 +20,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-node_bin="$(.venv/bin/python -c 'from stacks.aws_binding import node_binary; print(node_binary())')"
+node_bin="$(.venv/bin/python -c 'from toolchain.node import node_binary; print(node_binary())')"
 node_dir="$(dirname "$node_bin")"
 if [[ ! -x tools/cdktf-cli/node_modules/.bin/cdktf ]]; then
   echo "installing the cdktf CLI (tools/cdktf-cli)"

@@ -1,10 +1,10 @@
 """Session-wide test wiring: the real servers' fixtures live in tests/support/."""
 
-from stacks import aws_binding
+import toolchain
 
 # Before any test module imports a construct: the AWS binding then loads once per pytest
-# process and only the submodules in use (see stacks/aws_binding.py).
-aws_binding.install()
+# process and only the submodules in use (see toolchain/aws_binding.py).
+toolchain.prepare()
 
 pytest_plugins = [
     "tests.support.postgres_fixtures",

@@ -1,4 +1,4 @@
-"""The fast AWS binding loader (stacks/aws_binding.py) changes nothing but the load time.
+"""The fast AWS binding loader (toolchain/aws_binding.py) changes nothing but the load time.
 
 The plain, eager import is run once, in one subprocess, because a pytest process holds one
 binding load (the fast one); that subprocess synthesizes the real app and also checks the
@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from stacks import aws_binding
-from stacks.config import PlatformConfig
+import toolchain
+from settings import PlatformConfig
 from tests.support.synth_fixtures import synth_platform
+from toolchain import aws_binding, node
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = aws_binding.PACKAGE
 
 # Before any test module can import the binding through modules/ or stacks/.
-aws_binding.install()
+toolchain.prepare()
 
 # Runs in a fresh interpreter with the loader turned off: the same synth as the fast side,
 # then a check of the loader's FQN map against the types the eager import registered.
@@ -31,8 +32,11 @@ PLAIN_SIDE = """
 import json, sys
 from pathlib import Path
 
-from stacks import aws_binding
-from stacks.config import load_platform
+import toolchain
+from settings import load_platform
+from toolchain import aws_binding
+
+toolchain.prepare()
 from tests.support.synth_fixtures import synth_platform
 
 synth_platform(load_platform(), Path(sys.argv[1]))
@@ -119,7 +123,7 @@ def fast(plain_started, platform_config: PlatformConfig, tmp_path_factory) -> Pa
     outdir = tmp_path_factory.mktemp("fast-loader")
     synth_platform(platform_config, outdir)
     assert aws_binding.is_active(), (
-        f"{PACKAGE} was imported before stacks.aws_binding.install() in this test session"
+        f"{PACKAGE} was imported before toolchain.aws_binding.install() in this test session"
     )
     return outdir
 
@@ -175,7 +179,7 @@ def test_package_module_serves_every_import_form(fast: Path):
 
 FALLBACK_PROBE = """
 import json, sys, types, warnings
-from stacks import aws_binding as b
+from toolchain import aws_binding as b
 
 case = sys.argv[1]
 if case == "other-version":
@@ -221,19 +225,35 @@ def test_install_leaves_the_plain_import_in_place_when_unsafe(case, env, warning
 
 NODE_PROBE = """
 import os
-from stacks import aws_binding
-aws_binding.install()
+from toolchain import node
+node.configure_node()
 print(os.environ["JSII_NODE"], os.environ["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"])
 """
 
 
-def test_install_points_jsii_at_the_wheel_node_unless_told_otherwise():
-    node = aws_binding.node_binary()
-    assert node is not None and Path(node).is_file()
-    # This process has JSII_NODE set already (by install()): the probe starts without it.
+def test_configure_node_points_jsii_at_the_wheel_node_unless_told_otherwise():
+    wheel_node = node.node_binary()
+    assert wheel_node is not None and Path(wheel_node).is_file()
+    # This process has JSII_NODE set already (by prepare()): the probe starts without it.
     no_jsii = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
     done = _python(NODE_PROBE, base=no_jsii)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [node, "1"]
+    assert done.stdout.split() == [wheel_node, "1"]
     custom = _python(NODE_PROBE, base=no_jsii, env={"JSII_NODE": "/opt/node/bin/node"})
     assert custom.stdout.split() == ["/opt/node/bin/node", "1"]
+
+
+INSTALL_SIDE_EFFECT_PROBE = """
+import json, os
+from toolchain import aws_binding
+before = dict(os.environ)
+aws_binding.install()
+print(json.dumps(sorted(set(os.environ.items()) ^ set(before.items()))))
+"""
+
+
+def test_install_changes_no_environment_variable():
+    no_jsii = {k: v for k, v in os.environ.items() if not k.startswith(("JSII_", "NODE_"))}
+    done = _python(INSTALL_SIDE_EFFECT_PROBE, base=no_jsii)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import ConfigError, load_platform
+from settings import ConfigError, load_platform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,17 +24,35 @@ def _write_toml(path: Path, data: dict) -> None:
             return "[" + ", ".join(value(i) for i in v) + "]"
         return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v
 
-    path.write_text("".join(f"{k} = {value(v)}\n" for k, v in data.items()))
+    top = "".join(f"{k} = {value(v)}\n" for k, v in data.items() if not isinstance(v, dict))
+    sections = "".join(
+        f"\n[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in table.items())
+        for name, table in data.items()
+        if isinstance(table, dict)
+    )
+    path.write_text(top + sections)
 
 
 def _config_with(tmp_path: Path, env: str, changes: dict, drop: tuple[str, ...] = ()) -> Path:
+    """A copy of the checked-in configuration with `changes` and `drop` (dotted keys) applied."""
     config = tmp_path / "config"
     shutil.copytree(REPO_ROOT / "config", config)
     path = config / "environments" / f"{env}.toml"
     data = tomllib.loads(path.read_text())
-    data.update(changes)
-    for key in drop:
-        data.pop(key)
+
+    def table_of(dotted: str) -> tuple[dict, str]:
+        *parents, key = dotted.split(".")
+        table = data
+        for parent in parents:
+            table = table.setdefault(parent, {})
+        return table, key
+
+    for dotted, new in changes.items():
+        table, key = table_of(dotted)
+        table[key] = new
+    for dotted in drop:
+        table, key = table_of(dotted)
+        table.pop(key)
     _write_toml(path, data)
     return config
 
@@ -52,19 +70,20 @@ def _run_main(tmp_path: Path, config: Path, environments: str = "") -> subproces
 
 
 BAD_VALUES = [
-    pytest.param("prod", {"vpc_cidr": "10.20.0.0/33"}, (), "vpc_cidr", "10.20.0.0/33", id="invalid-cidr"),
-    pytest.param("prod", {"vpc_cidr": "10.20.0.1/16"}, (), "vpc_cidr", "10.20.0.1/16", id="cidr-host-bits"),
-    pytest.param("prod", {"vpc_cidr": "8.8.0.0/16"}, (), "vpc_cidr", "8.8.0.0/16", id="public-cidr"),
-    pytest.param("prod", {"vpc_cidr": "10.10.128.0/17"}, (), "vpc_cidr", "10.10.128.0/17", id="overlapping-cidr"),
+    pytest.param("prod", {"network.vpc_cidr": "10.20.0.0/33"}, (), "network.vpc_cidr", "10.20.0.0/33", id="invalid-cidr"),
+    pytest.param("prod", {"network.vpc_cidr": "10.20.0.1/16"}, (), "network.vpc_cidr", "10.20.0.1/16", id="cidr-host-bits"),
+    pytest.param("prod", {"network.vpc_cidr": "8.8.0.0/16"}, (), "network.vpc_cidr", "8.8.0.0/16", id="public-cidr"),
+    pytest.param("prod", {"network.vpc_cidr": "10.10.128.0/17"}, (), "network.vpc_cidr", "10.10.128.0/17", id="overlapping-cidr"),
     pytest.param("dev", {"region": "eu-nowhere-1"}, (), "region", "eu-nowhere-1", id="unknown-region"),
-    pytest.param("dev", {"region": "us-west-1", "az_count": 3}, (), "az_count", "3", id="az-count-region-cannot-hold"),
-    pytest.param("dev", {"az_count": 1}, (), "az_count", "1", id="az-count-below-2"),
-    pytest.param("dev", {"availability_zones": ["eu-west-1a", "eu-west-2b"]}, (), "availability_zones", "eu-west-2b", id="zone-of-another-region"),
-    pytest.param("dev", {}, ("alarm_email",), "alarm_email", "required", id="missing-alarm-email"),
-    pytest.param("dev", {"alarm_email": "alerts@@example"}, (), "alarm_email", "alerts@@example", id="malformed-alarm-email"),
+    pytest.param("dev", {"region": "us-west-1", "network.az_count": 3}, (), "network.az_count", "3", id="az-count-region-cannot-hold"),
+    pytest.param("dev", {"network.az_count": 1}, (), "network.az_count", "1", id="az-count-below-2"),
+    pytest.param("dev", {"network.availability_zones": ["eu-west-1a", "eu-west-2b"]}, (), "network.availability_zones", "eu-west-2b", id="zone-of-another-region"),
+    pytest.param("dev", {}, ("alarms.email",), "alarms.email", "required", id="missing-alarm-email"),
+    pytest.param("dev", {"alarms.email": "alerts@@example"}, (), "alarms.email", "alerts@@example", id="malformed-alarm-email"),
     pytest.param("dev", {"log_retention_days": 45}, (), "log_retention_days", "45", id="retention-not-allowed"),
-    pytest.param("dev", {"nat": "sometimes"}, (), "nat", "sometimes", id="unknown-nat-mode"),
-    pytest.param("dev", {"vpc_cdir": "10.0.0.0/16"}, (), "vpc_cdir", "unknown field", id="misspelt-field"),
+    pytest.param("dev", {"network.nat": "sometimes"}, (), "network.nat", "sometimes", id="unknown-nat-mode"),
+    pytest.param("dev", {"network.vpc_cdir": "10.0.0.0/16"}, (), "network.vpc_cdir", "unknown field", id="misspelt-field"),
+    pytest.param("dev", {}, ("network",), "network", "required", id="missing-section"),
 ]  # fmt: skip
 
 
@@ -106,11 +125,9 @@ def test_adding_an_environment_is_one_file(tmp_path):
         config / "environments" / "staging.toml",
         {
             "region": "eu-central-1",
-            "vpc_cidr": "10.30.0.0/16",
-            "az_count": 2,
-            "nat": "none",
             "log_retention_days": 90,
-            "alarm_email": "alerts@example.com",
+            "network": {"vpc_cidr": "10.30.0.0/16", "az_count": 2, "nat": "none"},
+            "alarms": {"email": "alerts@example.com"},
         },
     )
 
@@ -121,7 +138,9 @@ def test_adding_an_environment_is_one_file(tmp_path):
 
 
 def test_config_error_names_the_file(tmp_path):
-    config = _config_with(tmp_path, "dev", {"az_count": 9})
+    config = _config_with(tmp_path, "dev", {"network.az_count": 9})
 
-    with pytest.raises(ConfigError, match=r"^config/environments/dev\.toml: az_count = 9: "):
+    with pytest.raises(
+        ConfigError, match=r"^config/environments/dev\.toml: network\.az_count = 9: "
+    ):
         load_platform(config_dir=config)

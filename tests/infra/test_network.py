@@ -7,7 +7,9 @@ import itertools
 
 import pytest
 
-from modules.network import DEFAULT_INTERFACE_ENDPOINTS, NetworkProps, plan_subnets
+from modules.aws_target import AwsTarget
+from modules.network import DEFAULT_INTERFACE_ENDPOINTS, NetworkProps
+from modules.network_plan import plan_subnets
 from tests.infra.helpers import ENVIRONMENTS, by_name_tag, one, policy, ref
 
 EXPECTED = {"dev": {"azs": 2, "nats": 1, "cidr": "10.10.0.0/16", "retention": 30},
@@ -248,17 +250,17 @@ def test_subnet_plan_gives_private_subnets_the_most_room():
 
 def test_network_props_reject_a_vpc_too_small_for_its_azs():
     with pytest.raises(
-        ValueError, match=r"NetworkProps.vpc_cidr: '10.0.0.0/24' is too small for 6 AZs"
+        ValueError, match=r"NetworkProps.vpc_cidr: '10.0.0.0/24': too small for 6 AZs"
     ):
         NetworkProps(
-            name="x-dev", region="us-east-1", account_id="111122223333", vpc_cidr="10.0.0.0/24",
+            name="x-dev", target=AwsTarget("111122223333", "us-east-1"), vpc_cidr="10.0.0.0/24",
             availability_zones=tuple(f"us-east-1{s}" for s in "abcdef"), flow_log_retention_days=30, flow_log_kms_key_arn="arn",
         )  # fmt: skip
 
 
 def test_network_props_default_to_every_endpoint_and_nat_per_az():
     props = NetworkProps(
-        name="x-dev", region="eu-west-1", account_id="111122223333", vpc_cidr="10.0.0.0/16",
+        name="x-dev", target=AwsTarget("111122223333", "eu-west-1"), vpc_cidr="10.0.0.0/16",
         availability_zones=("eu-west-1a", "eu-west-1b"), flow_log_retention_days=30, flow_log_kms_key_arn="arn",
     )  # fmt: skip
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.common import AWS_PROVIDER_CONSTRAINT
+from stacks.provider import AWS_PROVIDER_CONSTRAINT
 from tests.support.synth_fixtures import REPO_ROOT, synth_platform
 
 ALL_STACKS = ("state-bootstrap", "dev", "prod")
@@ -80,7 +80,7 @@ def _cdktf_cli() -> Path | None:
 
 @pytest.mark.skipif(_cdktf_cli() is None, reason="cdktf CLI not installed (make test installs it)")
 def test_cdktf_cli_synth_equals_python_main(tmp_path):
-    from stacks.aws_binding import node_binary
+    from toolchain.node import node_binary
 
     node_dir = str(Path(node_binary()).parent)
     env = {

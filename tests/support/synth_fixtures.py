@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import PlatformConfig, load_platform
+from settings import PlatformConfig, load_platform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,9 +34,9 @@ class Synthesized:
 
 def synth_platform(platform: PlatformConfig, outdir: Path) -> Synthesized:
     """Build and synthesize the App exactly as `main.py` does, into `outdir`."""
-    from stacks import aws_binding
+    import toolchain
 
-    aws_binding.install()
+    toolchain.prepare()
     from stacks.app import build_app
 
     app, names = build_app(platform, str(outdir))

@@ -9,7 +9,9 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
+from modules.aws_target import AwsTarget
 from modules.policy import Statement, policy_document
+from modules.props import require
 
 
 @dataclass(frozen=True)
@@ -19,8 +21,8 @@ class EncryptionKeyProps:
     alias: str
     """Alias without the `alias/` prefix, e.g. `checkins-prod-logs`."""
     description: str
-    account_id: str
-    region: str
+    target: AwsTarget
+    """Account (administers the key) and region (of the services' principals)."""
     log_group_arn_pattern: str | None = None
     """If set, CloudWatch Logs may use the key for log groups matching this ARN pattern.
     @default None"""
@@ -35,21 +37,31 @@ class EncryptionKeyProps:
     """@default 30 (the maximum: the longest time to notice a mistaken deletion)"""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9/_-]{1,250}", self.alias) or self.alias.startswith("aws/"):
-            raise ValueError(f"EncryptionKeyProps.alias: invalid alias {self.alias!r}")
-        if not 7 <= self.deletion_window_days <= 30:
-            raise ValueError(
-                f"EncryptionKeyProps.deletion_window_days: {self.deletion_window_days!r} "
-                "is outside 7..30"
-            )
+        require(
+            re.fullmatch(r"[A-Za-z0-9/_-]{1,250}", self.alias) is not None
+            and not self.alias.startswith("aws/"),
+            "EncryptionKeyProps.alias",
+            self.alias,
+            "is not a valid alias name (letters, digits, / _ -; not aws/...)",
+        )
+        require(
+            7 <= self.deletion_window_days <= 30,
+            "EncryptionKeyProps.deletion_window_days",
+            self.deletion_window_days,
+            "is outside 7..30",
+        )
 
 
 class EncryptionKey(Construct):
-    """KMS key, yearly rotation on, administered by the account; exposes `key_arn`, `alias_arn`."""
+    """KMS key, yearly rotation on, administered by the account.
+
+    Attributes: `key_arn`, `alias_arn`.
+    """
 
     def __init__(self, scope: Construct, id_: str, props: EncryptionKeyProps) -> None:
         super().__init__(scope, id_)
-        root = f"arn:aws:iam::{props.account_id}:root"
+        target = props.target
+        root = target.root_arn
         # In a key policy the resource "*" means "this key": there is no narrower form.
         statements = [
             Statement(
@@ -63,7 +75,7 @@ class EncryptionKey(Construct):
             statements.append(
                 Statement(
                     sid="CloudWatchLogsUsesKey",
-                    principals={"Service": f"logs.{props.region}.amazonaws.com"},
+                    principals={"Service": target.service_principal("logs")},
                     actions=[
                         "kms:Encrypt*",
                         "kms:Decrypt*",
@@ -86,7 +98,7 @@ class EncryptionKey(Construct):
                     principals={"Service": sorted(props.service_principals)},
                     actions=["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": props.account_id}},
+                    conditions={"StringEquals": {"aws:SourceAccount": target.account_id}},
                 )
             )
         if props.via_services:
@@ -105,13 +117,13 @@ class EncryptionKey(Construct):
                     resources=["*"],
                     conditions={
                         "StringEquals": {
-                            "kms:CallerAccount": props.account_id,
+                            "kms:CallerAccount": target.account_id,
                             "kms:ViaService": sorted(props.via_services),
                         }
                     },
                 )
             )
-        self.key = KmsKey(
+        key = KmsKey(
             self,
             "key",
             description=props.description,
@@ -121,8 +133,6 @@ class EncryptionKey(Construct):
             policy=policy_document(*statements),
             tags={"Name": props.alias},
         )
-        self.alias = KmsAlias(
-            self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id
-        )
-        self.key_arn: str = self.key.arn
-        self.alias_arn: str = self.alias.arn
+        alias = KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=key.key_id)
+        self.key_arn: str = key.arn
+        self.alias_arn: str = alias.arn

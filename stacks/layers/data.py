@@ -1,0 +1,47 @@
+"""Data: the key that encrypts the data stores, and the Keyspaces keyspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import TerraformStack
+
+from modules.aws_target import AwsTarget
+from modules.checkins_keyspace import CheckinsKeyspace, CheckinsKeyspaceProps
+from modules.encryption_key import EncryptionKey, EncryptionKeyProps
+from stacks.naming import Names
+
+
+@dataclass(frozen=True)
+class Data:
+    data_key: EncryptionKey
+    keyspace: CheckinsKeyspace
+
+
+def build_data(
+    stack: TerraformStack,
+    names: Names,
+    target: AwsTarget,
+    *,
+    deletion_protection: bool,
+) -> Data:
+    data_key = EncryptionKey(
+        stack,
+        "data-key",
+        EncryptionKeyProps(
+            alias=names.unique("data"),
+            description=f"Encrypts the Keyspaces tables of {names.prefix}",
+            target=target,
+            via_services=(target.service_principal("cassandra"),),
+        ),
+    )
+    keyspace = CheckinsKeyspace(
+        stack,
+        "keyspaces",
+        CheckinsKeyspaceProps(
+            target=target,
+            kms_key_arn=data_key.key_arn,
+            prevent_destroy=deletion_protection,
+        ),
+    )
+    return Data(data_key=data_key, keyspace=keyspace)

@@ -1,0 +1,54 @@
+"""Foundation: the key that encrypts the environment's logs, and the network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import TerraformStack
+
+from modules.aws_target import AwsTarget
+from modules.encryption_key import EncryptionKey, EncryptionKeyProps
+from modules.network import Network, NetworkProps
+from settings import NetworkSettings
+from stacks.naming import Names
+
+
+@dataclass(frozen=True)
+class Foundation:
+    logs_key: EncryptionKey
+    network: Network
+
+
+def build_foundation(
+    stack: TerraformStack,
+    names: Names,
+    target: AwsTarget,
+    cfg: NetworkSettings,
+    *,
+    zones: tuple[str, ...],
+    log_retention_days: int,
+) -> Foundation:
+    logs_key = EncryptionKey(
+        stack,
+        "logs-key",
+        EncryptionKeyProps(
+            alias=names.unique("logs"),
+            description=f"Encrypts the CloudWatch log groups of {names.prefix}",
+            target=target,
+            log_group_arn_pattern=target.arn("logs", "log-group:*"),
+        ),
+    )
+    network = Network(
+        stack,
+        "network",
+        NetworkProps(
+            name=names.prefix,
+            target=target,
+            vpc_cidr=cfg.vpc_cidr,
+            availability_zones=zones,
+            nat_gateways=cfg.nat,
+            flow_log_retention_days=log_retention_days,
+            flow_log_kms_key_arn=logs_key.key_arn,
+        ),
+    )
+    return Foundation(logs_key=logs_key, network=network)

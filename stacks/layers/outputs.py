@@ -1,0 +1,16 @@
+"""Outputs: what operators and other Terraform code read from an environment's state."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack
+
+from stacks.layers.data import Data
+from stacks.layers.foundation import Foundation
+
+
+def build_outputs(stack: TerraformStack, base: Foundation, data: Data) -> None:
+    TerraformOutput(stack, "keyspace_name", value=data.keyspace.keyspace_name)
+    TerraformOutput(stack, "vpc_id", value=base.network.vpc_id)
+    TerraformOutput(stack, "private_subnet_ids", value=base.network.private_subnet_ids)
+    TerraformOutput(stack, "isolated_subnet_ids", value=base.network.isolated_subnet_ids)
+    TerraformOutput(stack, "public_subnet_ids", value=base.network.public_subnet_ids)
