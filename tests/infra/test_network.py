@@ -1,4 +1,4 @@
-"""Network properties of every environment stack, read from the synthesized JSON."""
+"""The Network construct, synthesized on a bare stack: one variant per NAT mode and zone count."""
 
 from __future__ import annotations
 
@@ -9,155 +9,185 @@ import pytest
 
 from modules.aws_target import AwsTarget
 from modules.network import DEFAULT_INTERFACE_ENDPOINTS, NetworkProps
-from modules.network_plan import plan_subnets
-from tests.infra.helpers import ENVIRONMENTS, by_name_tag, one, policy, ref
+from modules.network_plan import NatMode, plan_subnets
+from tests.infra.conftest import synth_construct
+from tests.infra.helpers import by_name_tag, one, policy, ref
 
-EXPECTED = {"dev": {"azs": 2, "nats": 1, "cidr": "10.10.0.0/16", "retention": 30},
-            "prod": {"azs": 3, "nats": 3, "cidr": "10.20.0.0/16", "retention": 365}}  # fmt: skip
+TARGET = AwsTarget(account_id="111122223333", region="eu-west-1")
+LOGS_KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+EXPECTED = {
+    "two-zones-single-nat": {"azs": 2, "nats": 1, "cidr": "10.10.0.0/16", "retention": 30, "nat": NatMode.SINGLE},
+    "three-zones-nat-per-az": {"azs": 3, "nats": 3, "cidr": "10.20.0.0/16", "retention": 365, "nat": NatMode.PER_AZ},
+    "two-zones-no-nat": {"azs": 2, "nats": 0, "cidr": "10.30.0.0/20", "retention": 7, "nat": NatMode.NONE},
+}  # fmt: skip
+VARIANTS = tuple(EXPECTED)
 
 
-def _subnets(synthesized, env, tier):
+def _props(variant: str) -> NetworkProps:
+    expected = EXPECTED[variant]
+    return NetworkProps(
+        name=f"net-{variant}",
+        target=TARGET,
+        vpc_cidr=expected["cidr"],
+        availability_zones=ZONES[: expected["azs"]],
+        flow_log_retention_days=expected["retention"],
+        flow_log_kms_key_arn=LOGS_KEY,
+        nat_gateways=expected["nat"],
+    )
+
+
+@pytest.fixture(scope="module")
+def built():
+    from modules.network import Network
+
     return {
-        k: b
-        for k, b in synthesized.resources(env, "aws_subnet").items()
-        if b["tags"]["Tier"] == tier
+        variant: synth_construct(lambda stack, v=variant: Network(stack, "network", _props(v)))[1]
+        for variant in VARIANTS
     }
 
 
-def _routes_of(synthesized, env, route_table_key):
+def _subnets(doc, tier):
+    return {k: b for k, b in doc.resources("aws_subnet").items() if b["tags"]["Tier"] == tier}
+
+
+def _routes_of(doc, route_table_key):
     return [
         r
-        for r in synthesized.resources(env, "aws_route").values()
+        for r in doc.resources("aws_route").values()
         if r["route_table_id"] == ref("aws_route_table", route_table_key)
     ]
 
 
-def _table_of(synthesized, env, subnet_key):
+def _table_of(doc, subnet_key):
     (association,) = [
         a
-        for a in synthesized.resources(env, "aws_route_table_association").values()
+        for a in doc.resources("aws_route_table_association").values()
         if a["subnet_id"] == ref("aws_subnet", subnet_key)
     ]
     return association["route_table_id"].split(".")[1]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_vpc_has_dns_for_private_endpoints(synthesized, env):
-    vpc = one(synthesized.resources(env, "aws_vpc"))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_vpc_has_dns_for_private_endpoints(built, variant):
+    doc = built[variant]
+    vpc = one(doc.resources("aws_vpc"))
 
-    assert vpc["cidr_block"] == EXPECTED[env]["cidr"]
+    assert vpc["cidr_block"] == EXPECTED[variant]["cidr"]
     assert vpc["enable_dns_support"] is True and vpc["enable_dns_hostnames"] is True
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("tier", ["public", "private", "isolated"])
-def test_each_tier_has_one_subnet_per_configured_az(synthesized, env, tier):
-    subnets = _subnets(synthesized, env, tier)
+def test_each_tier_has_one_subnet_per_configured_az(built, variant, tier):
+    doc = built[variant]
+    subnets = _subnets(doc, tier)
     zones = sorted(s["availability_zone"] for s in subnets.values())
 
-    assert zones == sorted(ZONES[: EXPECTED[env]["azs"]])
+    assert zones == sorted(ZONES[: EXPECTED[variant]["azs"]])
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_zones_are_a_closed_set_checked_at_plan_time(synthesized, env):
-    zones = one(synthesized.data(env, "aws_availability_zones"))
-    expected = list(ZONES[: EXPECTED[env]["azs"]])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_zones_are_a_closed_set_checked_at_plan_time(built, variant):
+    doc = built[variant]
+    zones = one(doc.data("aws_availability_zones"))
+    expected = list(ZONES[: EXPECTED[variant]["azs"]])
 
     assert zones["filter"] == [{"name": "zone-name", "values": expected}]
     (check,) = zones["lifecycle"]["postcondition"]
     assert check["condition"] == f"${{length(self.names) == {len(expected)}}}"
 
 
-def test_prod_spans_three_azs(synthesized):
-    assert len(_subnets(synthesized, "prod", "private")) == 3
-
-
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_no_subnet_maps_public_ips(synthesized, env):
-    for subnet in synthesized.resources(env, "aws_subnet").values():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_no_subnet_maps_public_ips(built, variant):
+    doc = built[variant]
+    for subnet in doc.resources("aws_subnet").values():
         assert subnet["map_public_ip_on_launch"] is False, subnet["tags"]["Name"]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_subnets_lie_inside_the_vpc_and_never_overlap(synthesized, env):
-    vpc = ipaddress.IPv4Network(EXPECTED[env]["cidr"])
-    cidrs = [
-        ipaddress.IPv4Network(s["cidr_block"])
-        for s in synthesized.resources(env, "aws_subnet").values()
-    ]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_subnets_lie_inside_the_vpc_and_never_overlap(built, variant):
+    doc = built[variant]
+    vpc = ipaddress.IPv4Network(EXPECTED[variant]["cidr"])
+    cidrs = [ipaddress.IPv4Network(s["cidr_block"]) for s in doc.resources("aws_subnet").values()]
 
     assert all(c.subnet_of(vpc) for c in cidrs)
     assert not any(a.overlaps(b) for a, b in itertools.combinations(cidrs, 2))
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_only_public_subnets_route_to_the_internet_gateway(synthesized, env):
-    igw_key = next(iter(synthesized.resources(env, "aws_internet_gateway")))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_only_public_subnets_route_to_the_internet_gateway(built, variant):
+    doc = built[variant]
+    igw_key = next(iter(doc.resources("aws_internet_gateway")))
     for tier in ("public", "private", "isolated"):
-        for key in _subnets(synthesized, env, tier):
-            routes = _routes_of(synthesized, env, _table_of(synthesized, env, key))
+        for key in _subnets(doc, tier):
+            routes = _routes_of(doc, _table_of(doc, key))
             to_igw = [
                 r for r in routes if r.get("gateway_id") == ref("aws_internet_gateway", igw_key)
             ]
             assert bool(to_igw) == (tier == "public"), (tier, key)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_isolated_subnets_have_no_route_out_of_the_vpc(synthesized, env):
-    for key in _subnets(synthesized, env, "isolated"):
-        table = _table_of(synthesized, env, key)
-        assert _routes_of(synthesized, env, table) == []
-        assert not synthesized.resources(env, "aws_route_table")[table].get("route")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_isolated_subnets_have_no_route_out_of_the_vpc(built, variant):
+    doc = built[variant]
+    for key in _subnets(doc, "isolated"):
+        table = _table_of(doc, key)
+        assert _routes_of(doc, table) == []
+        assert not doc.resources("aws_route_table")[table].get("route")
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_nat_gateway_count_follows_configuration(synthesized, env):
-    nats = synthesized.resources(env, "aws_nat_gateway")
-    public = {ref("aws_subnet", k) for k in _subnets(synthesized, env, "public")}
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_nat_gateway_count_follows_configuration(built, variant):
+    doc = built[variant]
+    nats = doc.resources("aws_nat_gateway")
+    public = {ref("aws_subnet", k) for k in _subnets(doc, "public")}
 
-    assert len(nats) == EXPECTED[env]["nats"]
+    assert len(nats) == EXPECTED[variant]["nats"]
     assert {n["subnet_id"] for n in nats.values()} <= public
 
 
-def test_prod_private_subnets_each_use_the_nat_of_their_own_az(synthesized):
+def test_with_a_nat_per_az_private_subnets_each_use_the_nat_of_their_own_az(built):
+    doc = built["three-zones-nat-per-az"]
     nat_by_subnet = {
         n["subnet_id"]: ref("aws_nat_gateway", k)
-        for k, n in synthesized.resources("prod", "aws_nat_gateway").items()
+        for k, n in doc.resources("aws_nat_gateway").items()
     }
-    public = _subnets(synthesized, "prod", "public")
+    public = _subnets(doc, "public")
     nat_by_az = {
         public[k]["availability_zone"]: nat_by_subnet[ref("aws_subnet", k)] for k in public
     }
 
-    for key, subnet in _subnets(synthesized, "prod", "private").items():
-        (route,) = _routes_of(synthesized, "prod", _table_of(synthesized, "prod", key))
+    for key, subnet in _subnets(doc, "private").items():
+        (route,) = _routes_of(doc, _table_of(doc, key))
         assert route["destination_cidr_block"] == "0.0.0.0/0"
         assert route["nat_gateway_id"] == nat_by_az[subnet["availability_zone"]]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_s3_gateway_endpoint_serves_private_and_isolated_route_tables(synthesized, env):
-    endpoints = synthesized.resources(env, "aws_vpc_endpoint")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_s3_gateway_endpoint_serves_private_and_isolated_route_tables(built, variant):
+    doc = built[variant]
+    endpoints = doc.resources("aws_vpc_endpoint")
     (s3,) = [e for e in endpoints.values() if e["service_name"] == "com.amazonaws.eu-west-1.s3"]
     expected_tables = {
-        f"${{aws_route_table.{_table_of(synthesized, env, k)}.id}}"
+        f"${{aws_route_table.{_table_of(doc, k)}.id}}"
         for tier in ("private", "isolated")
-        for k in _subnets(synthesized, env, tier)
+        for k in _subnets(doc, tier)
     }
 
     assert s3["vpc_endpoint_type"] == "Gateway"
     assert set(s3["route_table_ids"]) == expected_tables
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_interface_endpoints_with_private_dns_in_private_subnets(synthesized, env):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_interface_endpoints_with_private_dns_in_private_subnets(built, variant):
+    doc = built[variant]
     endpoints = {
         e["service_name"].removeprefix("com.amazonaws.eu-west-1."): e
-        for e in synthesized.resources(env, "aws_vpc_endpoint").values()
+        for e in doc.resources("aws_vpc_endpoint").values()
         if e["vpc_endpoint_type"] == "Interface"
     }
-    private = sorted(ref("aws_subnet", k) for k in _subnets(synthesized, env, "private"))
+    private = sorted(ref("aws_subnet", k) for k in _subnets(doc, "private"))
 
     assert sorted(endpoints) == sorted(
         ["secretsmanager", "ecr.api", "ecr.dkr", "logs", "sts", "kms", "cassandra"]
@@ -168,14 +198,13 @@ def test_interface_endpoints_with_private_dns_in_private_subnets(synthesized, en
         assert len(endpoint["security_group_ids"]) == 1
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_endpoint_security_group_allows_only_443_and_9142_from_the_vpc(synthesized, env):
-    sg_key, sg = by_name_tag(
-        synthesized.resources(env, "aws_security_group"), f"checkins-{env}-vpc-endpoints"
-    )
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_endpoint_security_group_allows_only_443_and_9142_from_the_vpc(built, variant):
+    doc = built[variant]
+    sg_key, sg = by_name_tag(doc.resources("aws_security_group"), f"net-{variant}-vpc-endpoints")
     rules = [
         r
-        for r in synthesized.resources(env, "aws_vpc_security_group_ingress_rule").values()
+        for r in doc.resources("aws_vpc_security_group_ingress_rule").values()
         if r["security_group_id"] == ref("aws_security_group", sg_key)
     ]
 
@@ -183,36 +212,38 @@ def test_endpoint_security_group_allows_only_443_and_9142_from_the_vpc(synthesiz
     assert sorted((r["from_port"], r["to_port"]) for r in rules) == [(443, 443), (9142, 9142)]
     for rule in rules:
         assert rule["ip_protocol"] == "tcp"
-        assert rule["cidr_ipv4"] == EXPECTED[env]["cidr"]
+        assert rule["cidr_ipv4"] == EXPECTED[variant]["cidr"]
         assert rule["description"]
     assert sg["description"]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_default_security_group_is_stripped_of_all_rules(synthesized, env):
-    default = one(synthesized.resources(env, "aws_default_security_group"))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_default_security_group_is_stripped_of_all_rules(built, variant):
+    doc = built[variant]
+    default = one(doc.resources("aws_default_security_group"))
 
     assert default["vpc_id"].startswith("${aws_vpc.")
     assert not default.get("ingress") and not default.get("egress")
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_flow_logs_capture_all_traffic_into_a_kms_encrypted_group(synthesized, env):
-    flow_log = one(synthesized.resources(env, "aws_flow_log"))
-    group_key, group = next(iter(synthesized.resources(env, "aws_cloudwatch_log_group").items()))
-    key_key, _ = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_flow_logs_capture_all_traffic_into_a_kms_encrypted_group(built, variant):
+    doc = built[variant]
+    flow_log = one(doc.resources("aws_flow_log"))
+    group_key, group = next(iter(doc.resources("aws_cloudwatch_log_group").items()))
 
     assert flow_log["traffic_type"] == "ALL"
     assert flow_log["log_destination"] == ref("aws_cloudwatch_log_group", group_key, "arn")
-    assert group["retention_in_days"] == EXPECTED[env]["retention"]
-    assert group["kms_key_id"] == ref("aws_kms_key", key_key, "arn")
+    assert group["retention_in_days"] == EXPECTED[variant]["retention"]
+    assert group["kms_key_id"] == LOGS_KEY
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_flow_log_role_is_limited_to_its_log_group(synthesized, env):
-    role = one(synthesized.resources(env, "aws_iam_role"))
-    document = policy(one(synthesized.resources(env, "aws_iam_role_policy")))
-    group = f"arn:aws:logs:eu-west-1:111122223333:log-group:/vpc/checkins-{env}/flow-logs"
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_flow_log_role_is_limited_to_its_log_group(built, variant):
+    doc = built[variant]
+    role = one(doc.resources("aws_iam_role"))
+    document = policy(one(doc.resources("aws_iam_role_policy")))
+    group = f"arn:aws:logs:eu-west-1:111122223333:log-group:/vpc/net-{variant}/flow-logs"
     trust = policy(role, "assume_role_policy")["Statement"][0]
 
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
@@ -225,19 +256,6 @@ def test_flow_log_role_is_limited_to_its_log_group(synthesized, env):
             if isinstance(statement["Resource"], list)
             else [statement["Resource"]]
         )
-
-
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_account(synthesized, env):
-    _, key = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
-    statements = {s["Sid"]: s for s in policy(key)["Statement"]}
-    logs = statements["CloudWatchLogsUsesKey"]
-
-    assert key["enable_key_rotation"] is True
-    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
-    assert logs["Condition"]["ArnLike"] == {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:111122223333:log-group:*"
-    }
 
 
 def test_subnet_plan_gives_private_subnets_the_most_room():
@@ -264,5 +282,31 @@ def test_network_props_default_to_every_endpoint_and_nat_per_az():
         availability_zones=("eu-west-1a", "eu-west-1b"), flow_log_retention_days=30, flow_log_kms_key_arn="arn",
     )  # fmt: skip
 
-    assert props.nat_gateways == "per_az"
+    assert props.nat_gateways == NatMode.PER_AZ
     assert props.interface_endpoints == DEFAULT_INTERFACE_ENDPOINTS
+
+
+def test_without_nat_private_subnets_have_no_default_route(built):
+    doc = built["two-zones-no-nat"]
+
+    assert doc.resources("aws_nat_gateway") == {} and doc.resources("aws_eip") == {}
+    for key in _subnets(doc, "private"):
+        assert _routes_of(doc, _table_of(doc, key)) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"availability_zones": ("eu-west-1a",)}, "NetworkProps.availability_zones"),
+        ({"availability_zones": ("eu-west-1a", "eu-west-1a")}, "NetworkProps.availability_zones"),
+        ({"nat_gateways": "sometimes"}, "NetworkProps.nat_gateways"),
+        ({"vpc_cidr": "10.0.0.0/26"}, "NetworkProps.vpc_cidr"),
+    ],
+)
+def test_bad_props_fail_with_the_field_named(overrides, field):
+    from dataclasses import replace
+
+    from modules.props import PropsError
+
+    with pytest.raises(PropsError, match=f"^{field}: "):
+        replace(_props("two-zones-single-nat"), **overrides)
