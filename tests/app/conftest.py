@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from checkins_app.core.config import Settings
 from checkins_app.main import create_app
-from checkins_app.repository import Repository
+from checkins_app.store.repository import Repository
 from fastapi.testclient import TestClient
 
 from devtools.cassandra_keyspaces import create_test_keyspace, drop_test_keyspace

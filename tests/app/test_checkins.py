@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cassandra.query import BatchStatement
-from checkins_app.repository import Repository
+from checkins_app.store.repository import Repository
 from checkins_data.schema import (
     ACTIVE_DAYS,
     ACTIVE_DAYS_BUCKET,
@@ -153,7 +153,7 @@ def test_index_rows_are_written_before_the_checkins(app_session, app_keyspace):
 
     recording = RecordingSession(app_session)
     repo = Repository(recording, app_keyspace)  # type: ignore[arg-type]
-    from checkins_app.repository import CheckinRecord, to_millis
+    from checkins_app.store.repository import CheckinRecord, to_millis
 
     device_id = uuid.uuid4()
     now = to_millis(datetime.now(UTC))

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from checkins_app.repository import DeviceOwnedElsewhere, DeviceRow, Repository, to_millis
+from checkins_app.store.repository import DeviceOwnedElsewhere, DeviceRow, Repository, to_millis
 from checkins_data.schema import DEVICES, DEVICES_BY_OWNER
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from checkins_app.main import create_app
-from checkins_app.repository import CheckinRecord, Repository, to_millis
+from checkins_app.store.repository import CheckinRecord, Repository, to_millis
 from checkins_data.connection import KeyspacesSettings, connect
 from checkins_data.schema import CHECKINS_BY_DEVICE_DAY
 from fastapi.testclient import TestClient
@@ -169,7 +169,7 @@ def test_drain_waits_for_writes_in_flight(proxied, proxy, app_session, app_keysp
 def test_a_shut_down_cluster_is_unavailable_and_leaves_nothing_in_flight(
     cassandra_node, app_keyspace
 ):
-    from checkins_app.db import StorageUnavailable
+    from checkins_app.store.db import StorageUnavailable
 
     settings = KeyspacesSettings(
         contact_points=cassandra_node.contact_points,

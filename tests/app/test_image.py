@@ -40,9 +40,14 @@ def test_lock_pins_every_package_with_hashes_and_names_no_host():
 def test_lock_covers_every_third_party_import_of_the_image_code():
     dists = packages_distributions()
     lock = _lock_names()
-    local = {"checkins_app", "checkins_data"}
+    local = {"checkins_app", "checkins_data", "service_kit"}
+    packages = (
+        "services/app/checkins_app",
+        "libs/checkins_data/checkins_data",
+        "libs/service_kit/service_kit",
+    )
     missing = set()
-    for package in ("services/app/checkins_app", "libs/checkins_data/checkins_data"):
+    for package in packages:
         for source in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(source.read_text())):
                 names = []
@@ -73,7 +78,9 @@ def test_every_copied_path_exists_and_is_in_the_build_context():
     ignore = (APP / "Dockerfile.dockerignore").read_text().splitlines()
     allowed = [line[1:] for line in ignore if line.startswith("!")]
     sources = re.findall(r"^COPY (?!--from)(\S+) ", DOCKERFILE, flags=re.M)
-    assert len(sources) >= 4
+    assert len(sources) >= 5
+    # Every package the app imports at run time is copied in.
+    assert {"libs/checkins_data/checkins_data", "libs/service_kit/service_kit"} <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), source
         assert any(source == a or source.startswith(a + "/") for a in allowed), source

@@ -144,9 +144,3 @@ class Device(BaseModel):
 class DevicePage(BaseModel):
     devices: list[Device]
     next_cursor: str | None
-
-
-class Problem(BaseModel):
-    """Every error answer: a human-readable `detail` (a list for validation errors)."""
-
-    detail: Any

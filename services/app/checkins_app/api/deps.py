@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from checkins_app.core.config import Settings
 from checkins_app.core.security import InvalidToken, Principal, TokenVerifier
-from checkins_app.repository import Repository
+from checkins_app.store.repository import Repository
 
 # auto_error=False: a missing header gets the same 401 shape as a bad token.
 _bearer = HTTPBearer(auto_error=False, description="Access token from the auth service")

@@ -2,15 +2,22 @@
 
 The Keyspaces/Cassandra connection has its own settings model (prefix `KEYSPACES_`) in the
 shared `checkins_data` package, so the app and the cleanup job configure it the same way.
+`load_settings()` turns an invalid environment into one ConfigError naming the variables.
 """
 
 from __future__ import annotations
 
+from checkins_data.connection import KeyspacesSettings
 from pydantic import Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from service_kit import settings as kit
+from service_kit.server import ServerSettings
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, ServerSettings):
+    """The app's settings; the run command's APP_HOST, APP_PORT, APP_LOG_LEVEL,
+    APP_ACCESS_LOG and APP_SHUTDOWN_DRAIN_SECONDS come from ServerSettings."""
+
     model_config = SettingsConfigDict(env_prefix="APP_", extra="ignore", frozen=True)
 
     # --- Access tokens (see the token contract with the auth service) ---
@@ -43,14 +50,8 @@ class Settings(BaseSettings):
     default_lookback_days: int = Field(default=7, ge=1, le=365)
 
     # --- Operations ---
-    host: str = "0.0.0.0"  # noqa: S104 - the container listens on all interfaces behind the ALB
-    port: int = Field(default=8000, ge=1, le=65535)
     # Sent with every 503 so clients back off instead of hammering a struggling cluster.
     retry_after_seconds: int = Field(default=2, ge=1, le=300)
-    # Upper bound for in-flight requests and writes to finish on SIGTERM (ECS stopTimeout is 30 s).
-    shutdown_drain_seconds: float = Field(default=20, ge=0, le=120)
-    log_level: str = "INFO"
-    access_log: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -62,3 +63,13 @@ class Settings(BaseSettings):
         if self.default_lookback_days > self.max_age_days:
             raise ValueError("APP_DEFAULT_LOOKBACK_DAYS must not exceed APP_MAX_AGE_DAYS")
         return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The app's settings from the environment (``overrides`` win), or a ConfigError."""
+    return kit.load_settings(Settings, "check-ins app", **overrides)
+
+
+def load_keyspaces_settings() -> KeyspacesSettings:
+    """The KEYSPACES_* connection settings, or a ConfigError."""
+    return kit.load_settings(KeyspacesSettings, "check-ins app Keyspaces")

@@ -57,7 +57,6 @@ class Principal:
 
     subject: str
     scopes: frozenset[str]
-    token_id: str | None = None
     # Set for tokens minted from a third-party API key (`token_use: api_key`).
     api_key_id: str | None = None
 
@@ -136,13 +135,8 @@ class JwksCache:
         self._last_attempt: float | None = None
         self._next_refresh = 0.0
         self._lock = asyncio.Lock()
-        self.fetch_count = 0
         # Bumped whenever the set of keys changes, which voids earlier verifications.
         self.version = 0
-
-    @property
-    def loaded(self) -> bool:
-        return self._fetched_at is not None
 
     def _usable(self, now: float) -> bool:
         if self._fetched_at is None:
@@ -156,7 +150,6 @@ class JwksCache:
                 return
             now = self._clock()
             self._last_attempt = now
-            self.fetch_count += 1
             try:
                 keys = _import_signing_keys(await self._fetch())
             except Exception as error:  # any failure of the auth service means "keep stale"
@@ -323,10 +316,4 @@ def _principal(claims: dict[str, Any]) -> Principal:
     elif token_use is not None:
         # Only user access tokens (no token_use) and API-key tokens are defined by the contract.
         raise InvalidToken("unsupported token_use")
-    jti = claims.get("jti")
-    return Principal(
-        subject=subject,
-        scopes=frozenset(scope.split()),
-        token_id=jti if isinstance(jti, str) else None,
-        api_key_id=api_key_id,
-    )
+    return Principal(subject=subject, scopes=frozenset(scope.split()), api_key_id=api_key_id)

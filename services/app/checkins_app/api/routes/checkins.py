@@ -9,11 +9,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime
+from service_kit.errors import ErrorBody
 
 from checkins_app.api.deps import RepositoryDep, RequireScope, SettingsDep
 from checkins_app.core.config import Settings
+from checkins_app.core.cursor import MAX_CURSOR_CHARS, CheckinPosition
 from checkins_app.core.security import Principal
-from checkins_app.cursor import MAX_CURSOR_CHARS, CheckinPosition
 from checkins_app.models import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -22,18 +23,17 @@ from checkins_app.models import (
     CheckinBatchResult,
     CheckinOut,
     CheckinPage,
-    Problem,
     compact_json,
 )
-from checkins_app.repository import CheckinRecord, Repository, to_millis
+from checkins_app.store.repository import CheckinRecord, Repository, to_millis
 
 router = APIRouter(prefix="/v1/devices/{device_id}/checkins", tags=["checkins"])
 
 _errors = {
-    401: {"model": Problem, "description": "missing or invalid token"},
-    403: {"model": Problem, "description": "token lacks the scope, or device not the caller's"},
-    404: {"model": Problem, "description": "device not registered"},
-    503: {"model": Problem, "description": "storage unavailable; retry after Retry-After"},
+    401: {"model": ErrorBody, "description": "missing or invalid token"},
+    403: {"model": ErrorBody, "description": "token lacks the scope, or device not the caller's"},
+    404: {"model": ErrorBody, "description": "device not registered"},
+    503: {"model": ErrorBody, "description": "storage unavailable; retry after Retry-After"},
 }
 DeviceId = Annotated[UUID, Path(description="The device's id (UUID)")]
 

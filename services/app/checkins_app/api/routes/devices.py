@@ -7,19 +7,20 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from service_kit.errors import ErrorBody
 
 from checkins_app.api.deps import RepositoryDep, RequireScope
+from checkins_app.core.cursor import MAX_CURSOR_CHARS, DevicePosition
 from checkins_app.core.security import Principal
-from checkins_app.cursor import MAX_CURSOR_CHARS, DevicePosition
-from checkins_app.models import DEFAULT_PAGE, MAX_PAGE, Device, DeviceCreate, DevicePage, Problem
-from checkins_app.repository import DeviceConflict, DeviceOwnedElsewhere, DeviceRow, to_millis
+from checkins_app.models import DEFAULT_PAGE, MAX_PAGE, Device, DeviceCreate, DevicePage
+from checkins_app.store.repository import DeviceConflict, DeviceOwnedElsewhere, DeviceRow, to_millis
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
 _errors = {
-    401: {"model": Problem, "description": "missing or invalid token"},
-    403: {"model": Problem, "description": "token lacks the scope"},
-    503: {"model": Problem, "description": "storage unavailable; retry after Retry-After"},
+    401: {"model": ErrorBody, "description": "missing or invalid token"},
+    403: {"model": ErrorBody, "description": "token lacks the scope"},
+    503: {"model": ErrorBody, "description": "storage unavailable; retry after Retry-After"},
 }
 
 
@@ -36,7 +37,7 @@ def _out(device: DeviceRow) -> Device:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Register a device (idempotent on device_id)",
-    responses={**_errors, 409: {"model": Problem, "description": "device id already taken"}},
+    responses={**_errors, 409: {"model": ErrorBody, "description": "device id already taken"}},
 )
 async def register_device(
     body: DeviceCreate,

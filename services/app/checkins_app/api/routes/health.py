@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from checkins_app.api.deps import RepositoryDep, SettingsDep
-from checkins_app.db import StorageUnavailable
+from checkins_app.store.db import StorageUnavailable
 
 router = APIRouter(tags=["health"])
 

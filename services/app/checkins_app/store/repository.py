@@ -37,7 +37,7 @@ from checkins_data.schema import (
     shard_for,
 )
 
-from checkins_app.db import InFlight, StorageUnavailable, execute
+from checkins_app.store.db import InFlight, StorageUnavailable, execute
 
 
 def to_millis(ts: datetime) -> datetime:

@@ -1,0 +1,1 @@
+"""Everything that talks to Cassandra/Keyspaces: the driver bridge and the repository."""
