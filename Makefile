@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 NODE_DIR = $(shell $(PY) -c 'import os; from toolchain.node import node_binary; print(os.path.dirname(node_binary()))' 2>/dev/null)
 
-.PHONY: help setup synth cdktf-synth scan test lint lock bench bench-synth bench-auth bench-app bench-cleanup
+.PHONY: help setup synth cdktf-synth scan test ci lint lock bench bench-synth bench-auth bench-app bench-cleanup
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,8 @@ scan: synth ## checkov policy scan of every synthesized stack (accepted findings
 test: setup ## Install test servers if missing, then run the whole test suite
 	@bash scripts/test-deps.sh
 	@$(PY) -m pytest
+
+ci: test lint ## What CI runs (.ci/run and .github/workflows/ci.yml): the tests, then lint
 
 lint: setup ## ruff lint and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
