@@ -102,3 +102,41 @@ def test_entrypoint_serves_logs_json_and_shuts_down_on_sigterm(
     # The lifespan's last word, after draining and closing the Cassandra cluster.
     assert messages.index("stopped") > posted
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+
+
+def test_invalid_environment_stops_with_one_line_naming_the_variable():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "KEYSPACES_"))}
+    env["APP_AUTH_ISSUER"] = ISSUER
+    env["APP_PORT"] = "not-a-port"
+    result = subprocess.run(
+        [sys.executable, "-m", "checkins_app"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert line["level"] == "ERROR"
+    message = line["message"]
+    assert message.startswith("invalid check-ins app configuration: ")
+    assert "APP_AUTH_JWKS_URL: missing environment variable" in message
+    assert "APP_PORT: " in message and "not-a-port" not in message
+
+
+def test_invalid_keyspaces_environment_is_named_before_serving(jwks_endpoint):
+    _, jwks_url = jwks_endpoint
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "KEYSPACES_"))}
+    env |= {
+        "APP_AUTH_JWKS_URL": jwks_url,
+        "APP_AUTH_JWKS_ALLOW_HTTP": "true",
+        "APP_AUTH_ISSUER": ISSUER,
+        "KEYSPACES_PORT": "0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "checkins_app"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    (line,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert "KEYSPACES_PORT: " in line["message"]

@@ -38,3 +38,11 @@ def test_openapi_documents_the_bearer_scheme(client):
     spec = client.get("/openapi.json").json()
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert spec["paths"]["/v1/devices/{device_id}/checkins"]["post"]["security"]
+
+
+def test_request_id_is_echoed_or_generated(client):
+    assert client.get("/health", headers={"X-Request-ID": "req-42"}).headers["x-request-id"] == (
+        "req-42"
+    )
+    generated = client.get("/health", headers={"X-Request-ID": "not well formed!"})
+    assert len(generated.headers["x-request-id"]) == 32

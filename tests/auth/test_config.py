@@ -118,3 +118,20 @@ def test_service_start_fails_cleanly_without_configuration(env):
     with pytest.raises(SystemExit) as info:
         create_app()
     assert info.value.code == 2
+
+
+def test_the_run_command_stops_with_one_line_naming_the_variable(env):
+    import subprocess
+    import sys
+
+    env(**{k: v for k, v in BASE.items() if k != "AUTH_ISSUER"}, AUTH_PORT="0")
+    result = subprocess.run(
+        [sys.executable, "-m", "auth_service"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert line["level"] == "ERROR"
+    assert line["message"].startswith("invalid auth service configuration: ")
+    assert "AUTH_ISSUER: missing environment variable" in line["message"]
+    assert "AUTH_PORT: " in line["message"]

@@ -152,3 +152,15 @@ def test_input_the_database_refuses_is_422_not_500(client, monkeypatch):
     response = client.post("/v1/users", json={"email": new_email(), "password": PASSWORD})
     assert response.status_code == 422
     assert response.json() == {"detail": "invalid input"}
+
+
+@pytest.mark.parametrize("length", ["-1", "12x"])
+def test_unparseable_content_length_is_400_with_a_reason(client, length):
+    response = client.post(
+        "/v1/users",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": length},
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "bad Content-Length"}
+    assert response.headers["x-request-id"]
