@@ -70,6 +70,9 @@ class NetworkProps:
     """`per_az` (highly available), `single` (cheap) or `none` (endpoints only). @default per_az"""
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     """AWS services reached privately through interface endpoints. @default the seven above"""
+    prevent_destroy: bool = True
+    """Terraform refuses to destroy the flow-log group (the network's audit trail). Opt out for
+    throw-away environments. @default True"""
 
     def __post_init__(self) -> None:
         zones = self.availability_zones
@@ -284,6 +287,9 @@ class Network(Construct):
             name=log_group_name,
             retention_in_days=props.flow_log_retention_days,
             kms_key_id=props.flow_log_kms_key_arn,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True)
+            if props.prevent_destroy
+            else None,
         )
         target = props.target
         log_group_arn = target.arn("logs", f"log-group:{log_group_name}")

@@ -8,7 +8,7 @@ raises `ConfigError` naming the file, the field and the value.
 """
 
 from settings.base import ConfigError
-from settings.environment import AlarmSettings, EnvironmentConfig, NetworkSettings
+from settings.environment import AlarmSettings, DataSettings, EnvironmentConfig, NetworkSettings
 from settings.loader import CONFIG_DIR, PlatformConfig, available_environments, load_platform
 from settings.project import ProjectConfig, StateConfig
 
@@ -16,6 +16,7 @@ __all__ = [
     "CONFIG_DIR",
     "AlarmSettings",
     "ConfigError",
+    "DataSettings",
     "EnvironmentConfig",
     "NetworkSettings",
     "PlatformConfig",

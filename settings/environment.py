@@ -60,6 +60,14 @@ class NetworkSettings(Strict):
         return ipaddress.IPv4Network(self.vpc_cidr)
 
 
+class DataSettings(Strict):
+    """`[data]`: the data stores. Optional section: every field has a default."""
+
+    keyspace_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")] | None = None
+    """Keyspaces keyspace (unique per account and region); default `<project>_<environment>`.
+    The app and the cleanup job are given the same name."""
+
+
 class AlarmSettings(Strict):
     """`[alarms]`: who is told when something breaks."""
 
@@ -84,6 +92,7 @@ class EnvironmentConfig(Strict):
     deletion_protection: bool = True
     """Protect stateful resources (Terraform `prevent_destroy`, AWS deletion protection)."""
     network: NetworkSettings
+    data: DataSettings = DataSettings()
     alarms: AlarmSettings
 
     _region = field_validator("region")(check_region)

@@ -47,6 +47,13 @@ class EnvironmentStack(TerraformStack):
             environment.network,
             zones=environment.zones,
             log_retention_days=environment.log_retention_days,
+            deletion_protection=environment.deletion_protection,
         )
-        data = build_data(self, names, target, deletion_protection=environment.deletion_protection)
+        data = build_data(
+            self,
+            names,
+            target,
+            environment.data,
+            deletion_protection=environment.deletion_protection,
+        )
         build_outputs(self, base, data)

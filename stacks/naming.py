@@ -49,3 +49,18 @@ class Names:
     def unique(self, purpose: str) -> str:
         """A name unique across environments sharing an account, e.g. `checkins-prod-logs`."""
         return f"{self.prefix}-{purpose}"
+
+    @property
+    def keyspace(self) -> str:
+        """Default keyspace name: Keyspaces names allow no hyphen."""
+        return f"{self.project}_{self.environment}".replace("-", "_")
+
+    def log_group(self, kind: str, purpose: str) -> str:
+        """`/<kind>/<prefix>/<purpose>`, e.g. `/vpc/checkins-prod/flow-logs`."""
+        return f"/{kind}/{self.prefix}/{purpose}"
+
+    @property
+    def log_group_patterns(self) -> tuple[str, ...]:
+        """Every log group name of this environment: the ones `log_group` builds, and Lambda's
+        own `/aws/lambda/<function>` for functions named with `unique`."""
+        return (f"/*/{self.prefix}/*", f"/aws/lambda/{self.prefix}-*")

@@ -9,6 +9,7 @@ from cdktf import TerraformStack
 from modules.aws_target import AwsTarget
 from modules.checkins_keyspace import CheckinsKeyspace, CheckinsKeyspaceProps
 from modules.encryption_key import EncryptionKey, EncryptionKeyProps
+from settings import DataSettings
 from stacks.naming import Names
 
 
@@ -22,6 +23,7 @@ def build_data(
     stack: TerraformStack,
     names: Names,
     target: AwsTarget,
+    cfg: DataSettings,
     *,
     deletion_protection: bool,
 ) -> Data:
@@ -33,6 +35,7 @@ def build_data(
             description=f"Encrypts the Keyspaces tables of {names.prefix}",
             target=target,
             via_services=(target.service_principal("cassandra"),),
+            prevent_destroy=deletion_protection,
         ),
     )
     keyspace = CheckinsKeyspace(
@@ -41,6 +44,8 @@ def build_data(
         CheckinsKeyspaceProps(
             target=target,
             kms_key_arn=data_key.key_arn,
+            # Unique per account and region: environments sharing an account need their own.
+            keyspace_name=cfg.keyspace_name or names.keyspace,
             prevent_destroy=deletion_protection,
         ),
     )

@@ -27,6 +27,7 @@ def build_foundation(
     *,
     zones: tuple[str, ...],
     log_retention_days: int,
+    deletion_protection: bool,
 ) -> Foundation:
     logs_key = EncryptionKey(
         stack,
@@ -35,7 +36,11 @@ def build_foundation(
             alias=names.unique("logs"),
             description=f"Encrypts the CloudWatch log groups of {names.prefix}",
             target=target,
-            log_group_arn_pattern=target.arn("logs", "log-group:*"),
+            # This environment's log groups only, not every group of the account.
+            log_group_arn_patterns=tuple(
+                target.arn("logs", f"log-group:{pattern}") for pattern in names.log_group_patterns
+            ),
+            prevent_destroy=deletion_protection,
         ),
     )
     network = Network(
@@ -49,6 +54,7 @@ def build_foundation(
             nat_gateways=cfg.nat,
             flow_log_retention_days=log_retention_days,
             flow_log_kms_key_arn=logs_key.key_arn,
+            prevent_destroy=deletion_protection,
         ),
     )
     return Foundation(logs_key=logs_key, network=network)

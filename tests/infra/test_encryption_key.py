@@ -27,7 +27,9 @@ def built():
 
     variants = {
         "default": _props(),
-        "logs": _props(log_group_arn_pattern="arn:aws:logs:eu-west-1:111122223333:log-group:/x/*"),
+        "logs": _props(
+            log_group_arn_patterns=("arn:aws:logs:eu-west-1:111122223333:log-group:/x/*",)
+        ),
         "services": _props(service_principals=("s3.amazonaws.com",)),
         "via": _props(via_services=("cassandra.eu-west-1.amazonaws.com",)),
     }

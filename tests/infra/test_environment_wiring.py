@@ -4,6 +4,8 @@ tested on bare stacks in the construct's own test module."""
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 
 from tests.infra.helpers import ENVIRONMENTS, by_name_tag, one, policy, ref
@@ -41,13 +43,33 @@ def test_flow_log_group_is_encrypted_with_the_environment_logs_key(synthesized, 
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_account(synthesized, env):
+def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_environments_groups(synthesized, env):
     _, key = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
     statements = {s["Sid"]: s for s in policy(key)["Statement"]}
     logs = statements["CloudWatchLogsUsesKey"]
 
     assert key["enable_key_rotation"] is True
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    group = "arn:aws:logs:eu-west-1:111122223333:log-group"
     assert logs["Condition"]["ArnLike"] == {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:111122223333:log-group:*"
+        "kms:EncryptionContext:aws:logs:arn": [
+            f"{group}:/*/checkins-{env}/*",
+            f"{group}:/aws/lambda/checkins-{env}-*",
+        ]
     }
+    flow_logs = one(synthesized.resources(env, "aws_cloudwatch_log_group"))["name"]
+    assert fnmatch.fnmatch(
+        f"{group}:{flow_logs}",
+        logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"][0],
+    )
+
+
+@pytest.mark.parametrize(("env", "protected"), [("dev", False), ("prod", True)])
+def test_logs_key_and_flow_log_group_destroy_protection_follows_deletion_protection(
+    synthesized, env, protected
+):
+    _, key = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
+    group = one(synthesized.resources(env, "aws_cloudwatch_log_group"))
+
+    for body in (key, group):
+        assert body.get("lifecycle", {}).get("prevent_destroy", False) is protected
