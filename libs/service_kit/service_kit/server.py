@@ -34,6 +34,8 @@ class ServerSettings(BaseModel):
     access_log: bool = True
     # Upper bound for in-flight requests to finish on SIGTERM (ECS stopTimeout is 30 s).
     shutdown_drain_seconds: float = Field(default=20, ge=0, le=120)
+    # Larger request bodies get 413; each service sets its own default and floor.
+    max_body_bytes: int = Field(default=64 * 1024, ge=256)
 
 
 def uvicorn_options(

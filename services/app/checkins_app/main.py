@@ -23,6 +23,12 @@ from checkins_app.core.security import JwksCache, TokenVerifier, http_jwks_fetch
 from checkins_app.store.repository import Repository
 
 log = logging.getLogger(__name__)
+# What /docs and /openapi.json say about the service.
+OPENAPI_INFO = {
+    "title": "Check-ins API",
+    "version": "1.0.0",
+    "summary": "Periodic check-ins from the mobile app, stored in Amazon Keyspaces",
+}
 
 
 @asynccontextmanager
@@ -86,24 +92,11 @@ def create_app(
     from `KEYSPACES_*` when not given) and shuts the cluster down on exit; a given repository
     (tests) belongs to the caller. `jwks_client` replaces the HTTPS client that fetches the
     JWKS."""
-    if settings is None:
-        settings = settings_or_exit(load_settings)
-    app = FastAPI(
-        title="Check-ins API",
-        version="1.0.0",
-        summary="Periodic check-ins from the mobile app, stored in Amazon Keyspaces",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
+    settings = settings or settings_or_exit(load_settings)
+    app = service_kit.app.build(settings, name="checkins_app", lifespan=lifespan, **OPENAPI_INFO)
     app.state.keyspaces = keyspaces
     app.state.repository = repository
     app.state.jwks_client = jwks_client
-    service_kit.app.install(
-        app,
-        max_body_bytes=settings.max_body_bytes,
-        access_logger="checkins_app.access",
-        access_log=settings.access_log,
-    )
     errors.install(app, settings.retry_after_seconds)
     app.include_router(health.router)
     app.include_router(devices.router)

@@ -27,6 +27,15 @@ from auth_service.store.db import UNAVAILABLE_ERRORS, create_pool
 log = logging.getLogger("auth_service")
 PURGE_INTERVAL_SECONDS = 600
 EXPIRED_TOKEN_GRACE_SECONDS = 24 * 3600  # keep expired tokens a day for reuse forensics
+# What /docs and /openapi.json say about the service; any route may answer 503.
+OPENAPI_INFO = {
+    "title": "Auth service",
+    "version": "1.0.0",
+    "description": "Sign-up, login, rotating refresh tokens, API keys and JWKS.",
+    "responses": {
+        503: {"model": ErrorBody, "description": "database unavailable; see Retry-After"}
+    },
+}
 
 
 async def _purge_forever(app: FastAPI) -> None:
@@ -70,22 +79,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application; without ``settings`` they are read from the environment, and an
     invalid one stops the process with one line (exit status 2)."""
-    if settings is None:
-        settings = settings_or_exit(load_settings)
-
-    app = FastAPI(
-        title="Auth service",
-        version="1.0.0",
-        description="Sign-up, login, rotating refresh tokens, API keys and JWKS.",
-        lifespan=lifespan,
-        # Answers any route can give; documented so clients (and schema tests) expect them.
-        responses={
-            400: {"model": ErrorBody, "description": "body is not parseable (e.g. not UTF-8)"},
-            413: {"model": ErrorBody, "description": "request body too large"},
-            503: {"model": ErrorBody, "description": "database unavailable; see Retry-After"},
-        },
-    )
-    app.state.settings = settings
+    settings = settings or settings_or_exit(load_settings)
+    app = service_kit.app.build(settings, name="auth_service", lifespan=lifespan, **OPENAPI_INFO)
     app.state.keyring = KeyRing.from_jwks_json(
         settings.signing_keys.get_secret_value(),
         issuer=settings.issuer,
@@ -97,12 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         max_concurrency=settings.argon2_max_concurrency,
-    )
-    service_kit.app.install(
-        app,
-        max_body_bytes=settings.max_body_bytes,
-        access_logger="auth_service.access",
-        access_log=settings.access_log,
     )
     errors.install(app)
     for router in (health.router, jwks.router, users.router, tokens.router, api_keys.router):

@@ -25,12 +25,8 @@ _errors = {
 
 
 def _out(device: DeviceRow) -> Device:
-    return Device(
-        device_id=device.device_id,
-        name=device.name,
-        platform=device.platform,
-        created_at=device.created_at,
-    )
+    # The stored row's owner stays out of the answer (Device has no such field).
+    return Device.model_validate(device, from_attributes=True)
 
 
 @router.post(
