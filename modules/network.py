@@ -4,7 +4,11 @@ asked, VPC endpoints for the AWS APIs the workloads call, and flow logs.
 Tiers (one subnet per AZ each):
 - public: only the load balancer and NAT gateways live here; route to the internet gateway.
 - private: ECS tasks and Lambda; reach AWS through VPC endpoints, the internet through NAT if any.
-- isolated: databases; no route out of the VPC at all.
+- isolated: databases; no route out of the VPC at all, and a network ACL that admits traffic
+  from inside the VPC only.
+
+Every subnet, route table and NAT gateway is keyed by its zone, and the VPC is carved for a
+fixed number of zone slots: adding a zone adds its subnets and moves none of the others.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
     DataAwsAvailabilityZonesFilter,
 )
+from cdktf_cdktf_provider_aws.default_network_acl import (
+    DefaultNetworkAcl,
+    DefaultNetworkAclEgress,
+    DefaultNetworkAclIngress,
+)
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -24,6 +33,8 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
 from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.network_acl import NetworkAcl
+from cdktf_cdktf_provider_aws.network_acl_rule import NetworkAclRule
 from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.route_table import RouteTable
 from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
@@ -35,7 +46,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules.aws_target import AwsTarget
-from modules.network_plan import NatMode, plan_subnets
+from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode, plan_subnets
 from modules.policy import Statement, policy_document, service_assume_role_policy
 from modules.props import PropsError, require
 
@@ -50,6 +61,12 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     "cassandra",
 )
 ENDPOINT_PORTS: tuple[int, ...] = (443, 9142)
+# API calls that name no resource, so `aws:ResourceAccount` cannot match them: allowed through
+# their endpoint for this account's principals only.
+RESOURCELESS_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ecr.api": ("ecr:GetAuthorizationToken",),
+    "sts": ("sts:GetCallerIdentity",),
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,9 @@ class NetworkProps:
     """`per_az` (highly available), `single` (cheap) or `none` (endpoints only). @default per_az"""
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     """AWS services reached privately through interface endpoints. @default the seven above"""
+    zone_slots: int = DEFAULT_ZONE_SLOTS
+    """Zones the address plan leaves room for (at least the zones used): slot i belongs to zone i
+    of `availability_zones`, so appending a zone later moves no subnet. @default 4"""
     prevent_destroy: bool = True
     """Terraform refuses to destroy the flow-log group (the network's audit trail). Opt out for
     throw-away environments. @default True"""
@@ -90,7 +110,13 @@ class NetworkProps:
                 self.nat_gateways,
                 f"must be one of {', '.join(m.value for m in NatMode)}",
             ) from None
-        plan_subnets(self.vpc_cidr, self.az_count)  # raises if the CIDR cannot hold the subnets
+        require(
+            self.zone_slots >= self.az_count,
+            "NetworkProps.zone_slots",
+            self.zone_slots,
+            f"must be at least the {self.az_count} zones used",
+        )
+        plan_subnets(self.vpc_cidr, self.zone_slots)  # raises if the CIDR cannot hold them
 
     @property
     def az_count(self) -> int:
@@ -107,7 +133,7 @@ class Network(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: NetworkProps) -> None:
         super().__init__(scope, id_)
-        plan = plan_subnets(props.vpc_cidr, props.az_count)
+        plan = plan_subnets(props.vpc_cidr, props.zone_slots)
         # Fails the plan, naming the zones, if any configured zone is not available here.
         DataAwsAvailabilityZones(
             self,
@@ -146,32 +172,35 @@ class Network(Construct):
             self, "default-sg", vpc_id=self._vpc.id, tags={"Name": f"{props.name}-default-deny"}
         )
 
-        public = self._subnets(props.name, "public", plan.public)
-        private = self._subnets(props.name, "private", plan.private)
-        isolated = self._subnets(props.name, "isolated", plan.isolated)
-        self.public_subnet_ids: list[str] = [s.id for s in public]
-        self.private_subnet_ids: list[str] = [s.id for s in private]
-        self.isolated_subnet_ids: list[str] = [s.id for s in isolated]
+        # Zone i takes slot i of every tier: keyed by zone, never by position in a list.
+        self._public = self._subnets(props.name, "public", plan.public)
+        self._private = self._subnets(props.name, "private", plan.private)
+        self._isolated = self._subnets(props.name, "isolated", plan.isolated)
+        self.public_subnet_ids: list[str] = list(self._public.values())
+        self.private_subnet_ids: list[str] = list(self._private.values())
+        self.isolated_subnet_ids: list[str] = list(self._isolated.values())
 
         self._routes(props)
+        self._network_acls(props)
         self._endpoints(props)
         self._flow_logs(props)
 
-    def _subnets(self, name: str, tier: str, cidrs: tuple[str, ...]) -> list[Subnet]:
-        return [
-            Subnet(
+    def _subnets(self, name: str, tier: str, cidrs: tuple[str, ...]) -> dict[str, str]:
+        """Subnet ids by zone name."""
+        return {
+            zone: Subnet(
                 self,
-                f"{tier}-{i}",
+                f"{tier}-{zone}",
                 vpc_id=self._vpc.id,
                 cidr_block=cidr,
-                availability_zone=self.zone_names[i],
+                availability_zone=zone,
                 # Even public subnets assign no public IPs: NAT uses Elastic IPs and the load
                 # balancer manages its own addresses, so no instance gets one by accident.
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-{tier}-{i}", "Tier": tier},
-            )
-            for i, cidr in enumerate(cidrs)
-        ]
+                tags={"Name": f"{name}-{tier}-{zone}", "Tier": tier},
+            ).id
+            for zone, cidr in zip(self.zone_names, cidrs, strict=False)
+        }
 
     def _routes(self, props: NetworkProps) -> None:
         igw = InternetGateway(self, "igw", vpc_id=self._vpc.id, tags={"Name": props.name})
@@ -185,65 +214,133 @@ class Network(Construct):
             destination_cidr_block="0.0.0.0/0",
             gateway_id=igw.id,
         )
-        for i, subnet_id in enumerate(self.public_subnet_ids):
+        for zone, subnet_id in self._public.items():
             RouteTableAssociation(
-                self, f"public-rta-{i}", route_table_id=public_rt.id, subnet_id=subnet_id
+                self, f"public-rta-{zone}", route_table_id=public_rt.id, subnet_id=subnet_id
             )
 
-        nat_count = NatMode(props.nat_gateways).gateway_count(props.az_count)
-        nat_ids = []
-        for i in range(nat_count):
-            eip = Eip(self, f"nat-eip-{i}", domain="vpc", tags={"Name": f"{props.name}-nat-{i}"})
-            nat = NatGateway(
+        nat_zones = self.zone_names[: NatMode(props.nat_gateways).gateway_count(props.az_count)]
+        nat_by_zone: dict[str, str] = {}
+        for zone in nat_zones:
+            eip = Eip(
+                self, f"nat-eip-{zone}", domain="vpc", tags={"Name": f"{props.name}-nat-{zone}"}
+            )
+            nat_by_zone[zone] = NatGateway(
                 self,
-                f"nat-{i}",
+                f"nat-{zone}",
                 allocation_id=eip.allocation_id,
-                subnet_id=self.public_subnet_ids[i],
-                tags={"Name": f"{props.name}-nat-{i}"},
+                subnet_id=self._public[zone],
+                tags={"Name": f"{props.name}-nat-{zone}"},
                 depends_on=[igw],
-            )
-            nat_ids.append(nat.id)
+            ).id
 
-        # One private route table per AZ, so each AZ's traffic uses its own NAT gateway.
+        # One private route table per AZ, so each AZ's traffic uses its own NAT gateway (or,
+        # with a single one, the first zone's).
         self.private_route_table_ids: list[str] = []
-        for i, subnet_id in enumerate(self.private_subnet_ids):
+        for zone, subnet_id in self._private.items():
             rt = RouteTable(
                 self,
-                f"private-rt-{i}",
+                f"private-rt-{zone}",
                 vpc_id=self._vpc.id,
-                tags={"Name": f"{props.name}-private-{i}"},
+                tags={"Name": f"{props.name}-private-{zone}"},
             )
-            if nat_ids:
+            if nat_by_zone:
                 Route(
                     self,
-                    f"private-default-{i}",
+                    f"private-default-{zone}",
                     route_table_id=rt.id,
                     destination_cidr_block="0.0.0.0/0",
-                    nat_gateway_id=nat_ids[i % len(nat_ids)],
+                    nat_gateway_id=nat_by_zone.get(zone, nat_by_zone[nat_zones[0]]),
                 )
             RouteTableAssociation(
-                self, f"private-rta-{i}", route_table_id=rt.id, subnet_id=subnet_id
+                self, f"private-rta-{zone}", route_table_id=rt.id, subnet_id=subnet_id
             )
             self.private_route_table_ids.append(rt.id)
 
-        # Isolated subnets get a table with the local route only: no path out of the VPC.
+        # Isolated subnets get a table with the local route only: no path out of the VPC, and
+        # no gateway endpoint either (the databases need no S3: RDS backs up through its own
+        # service, not through the VPC).
         isolated_rt = RouteTable(
             self, "isolated-rt", vpc_id=self._vpc.id, tags={"Name": f"{props.name}-isolated"}
         )
-        for i, subnet_id in enumerate(self.isolated_subnet_ids):
+        for zone, subnet_id in self._isolated.items():
             RouteTableAssociation(
-                self, f"isolated-rta-{i}", route_table_id=isolated_rt.id, subnet_id=subnet_id
+                self, f"isolated-rta-{zone}", route_table_id=isolated_rt.id, subnet_id=subnet_id
             )
         self.isolated_route_table_id: str = isolated_rt.id
 
+    def _network_acls(self, props: NetworkProps) -> None:
+        # The default NACL is adopted so Terraform owns its rules (allow all: the security
+        # groups filter the public and private tiers); subnets join it by not joining another.
+        DefaultNetworkAcl(
+            self,
+            "default-nacl",
+            default_network_acl_id=self._vpc.default_network_acl_id,
+            ingress=[
+                DefaultNetworkAclIngress(
+                    rule_no=100, action="allow", protocol="-1", cidr_block="0.0.0.0/0",
+                    from_port=0, to_port=0,
+                )
+            ],
+            egress=[
+                DefaultNetworkAclEgress(
+                    rule_no=100, action="allow", protocol="-1", cidr_block="0.0.0.0/0",
+                    from_port=0, to_port=0,
+                )
+            ],
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["subnet_ids"]),
+            tags={"Name": f"{props.name}-default"},
+        )  # fmt: skip
+        # The isolated tier talks to the VPC only, whatever a security group says.
+        isolated = NetworkAcl(
+            self,
+            "isolated-nacl",
+            vpc_id=self._vpc.id,
+            subnet_ids=self.isolated_subnet_ids,
+            tags={"Name": f"{props.name}-isolated"},
+        )
+        for direction, egress in (("ingress", False), ("egress", True)):
+            NetworkAclRule(
+                self,
+                f"isolated-nacl-{direction}-vpc",
+                network_acl_id=isolated.id,
+                rule_number=100,
+                egress=egress,
+                protocol="-1",
+                rule_action="allow",
+                cidr_block=props.vpc_cidr,
+            )
+
     def _endpoints(self, props: NetworkProps) -> None:
+        target = props.target
+        this_account = {"aws:PrincipalAccount": target.account_id}
         VpcEndpoint(
             self,
             "s3-endpoint",
             vpc_id=self._vpc.id,
-            service_name=f"com.amazonaws.{props.target.region}.s3",
+            service_name=f"com.amazonaws.{target.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[*self.private_route_table_ids, self.isolated_route_table_id],
+            route_table_ids=self.private_route_table_ids,
+            # This account's buckets only (no copying data out to another account's bucket),
+            # plus the AWS-owned bucket ECR serves image layers from.
+            policy=policy_document(
+                Statement(
+                    sid="ThisAccountsBuckets",
+                    principals={"AWS": "*"},
+                    actions=["s3:*"],
+                    resources=[target.arn("s3", "*"), target.arn("s3", "*/*")],
+                    conditions={
+                        "StringEquals": {**this_account, "aws:ResourceAccount": target.account_id}
+                    },
+                ),
+                Statement(
+                    sid="EcrImageLayers",
+                    principals={"AWS": "*"},
+                    actions=["s3:GetObject"],
+                    resources=[target.arn("s3", f"prod-{target.region}-starport-layer-bucket/*")],
+                    conditions={"StringEquals": this_account},
+                ),
+            ),
             tags={"Name": f"{props.name}-s3"},
         )
         sg = SecurityGroup(
@@ -267,15 +364,40 @@ class Network(Construct):
             )
         self.endpoint_security_group_id: str = sg.id
         for service in props.interface_endpoints:
+            # An endpoint policy spans every API of its service, so its resource is "*"; the
+            # account conditions are the boundary: this account's principals, on this
+            # account's resources.
+            statements = [
+                Statement(
+                    sid="ThisAccountOnly",
+                    principals={"AWS": "*"},
+                    actions=["*"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {**this_account, "aws:ResourceAccount": target.account_id}
+                    },
+                )
+            ]
+            if service in RESOURCELESS_ACTIONS:
+                statements.append(
+                    Statement(
+                        sid="ThisAccountsResourcelessCalls",
+                        principals={"AWS": "*"},
+                        actions=list(RESOURCELESS_ACTIONS[service]),
+                        resources=["*"],
+                        conditions={"StringEquals": this_account},
+                    )
+                )
             VpcEndpoint(
                 self,
                 f"endpoint-{service.replace('.', '-')}",
                 vpc_id=self._vpc.id,
-                service_name=f"com.amazonaws.{props.target.region}.{service}",
+                service_name=f"com.amazonaws.{target.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=self.private_subnet_ids,
                 security_group_ids=[sg.id],
+                policy=policy_document(*statements),
                 tags={"Name": f"{props.name}-{service}"},
             )
 
@@ -304,7 +426,7 @@ class Network(Construct):
                 target.arn("ec2", "vpc-flow-log/*"),
             ),
         )
-        IamRolePolicy(
+        role_policy = IamRolePolicy(
             self,
             "flow-log-policy",
             name="deliver-flow-logs",
@@ -338,4 +460,6 @@ class Network(Construct):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags={"Name": f"{props.name}-flow-logs"},
+            # Delivery starts at creation: without its permissions the first logs are lost.
+            depends_on=[role_policy],
         )

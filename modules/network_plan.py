@@ -10,6 +10,8 @@ from enum import StrEnum
 from modules.props import PropsError
 
 _SMALLEST_SUBNET_PREFIX = 28  # AWS refuses subnets smaller than /28
+# Zones the address plan leaves room for by default: most regions offer 3, some 4.
+DEFAULT_ZONE_SLOTS = 4
 
 
 class NatMode(StrEnum):
@@ -25,18 +27,19 @@ class NatMode(StrEnum):
 
 @dataclass(frozen=True)
 class SubnetPlan:
-    """CIDR blocks per tier, index i in AZ i."""
+    """CIDR blocks per tier, one per zone slot: slot i belongs to zone i."""
 
     public: tuple[str, ...]
     private: tuple[str, ...]
     isolated: tuple[str, ...]
 
 
-def plan_subnets(vpc_cidr: str, az_count: int) -> SubnetPlan:
+def plan_subnets(vpc_cidr: str, zone_slots: int = DEFAULT_ZONE_SLOTS) -> SubnetPlan:
     """Carve the VPC: half for private subnets (tasks scale there), a quarter each for public and
-    isolated. Pure and deterministic, so the layout never moves between synths."""
+    isolated, each tier split into `zone_slots` equal blocks. The plan depends on the VPC and
+    the slot count only, never on how many zones are in use, so adding a zone moves nothing."""
     network = ipaddress.IPv4Network(vpc_cidr)
-    slots = 1 << (az_count - 1).bit_length()  # next power of two >= az_count
+    slots = 1 << (zone_slots - 1).bit_length()  # next power of two >= zone_slots
     private_half, rest = network.subnets(prefixlen_diff=1)
     public_quarter, isolated_quarter = rest.subnets(prefixlen_diff=1)
 
@@ -45,11 +48,11 @@ def plan_subnets(vpc_cidr: str, az_count: int) -> SubnetPlan:
             raise PropsError(
                 "NetworkProps.vpc_cidr",
                 vpc_cidr,
-                f"too small for {az_count} AZs "
+                f"too small for {zone_slots} zone slots "
                 f"(subnets would be smaller than /{_SMALLEST_SUBNET_PREFIX})",
             )
         parts = list(block.subnets(prefixlen_diff=slots.bit_length() - 1))
-        return tuple(str(p) for p in parts[:az_count])
+        return tuple(str(p) for p in parts[:zone_slots])
 
     return SubnetPlan(
         public=split(public_quarter), private=split(private_half), isolated=split(isolated_quarter)

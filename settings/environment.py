@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from modules.network_plan import NatMode
+from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode
 from settings.base import NAME, FieldError, Strict, check_region
 from settings.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
 
@@ -33,6 +33,9 @@ class NetworkSettings(Strict):
     """Zone names to use, in order; default: the region's first `az_count` zones."""
     nat: NatMode = NatMode.PER_AZ
     """`none` (VPC endpoints only), `single` or `per_az` NAT gateways."""
+    zone_slots: Annotated[int, Field(ge=2, le=16)] = DEFAULT_ZONE_SLOTS
+    """Zones the address plan leaves room for; zones can be appended up to this number without
+    moving a subnet. Changing it re-carves the VPC (every subnet is replaced)."""
 
     @field_validator("nat", mode="before")
     @classmethod
@@ -115,6 +118,12 @@ class EnvironmentConfig(Strict):
                 "network.az_count",
                 network.az_count,
                 f"{self.region} has only {available} Availability Zones",
+            )
+        if network.az_count > network.zone_slots:
+            raise FieldError(
+                "network.az_count",
+                network.az_count,
+                f"exceeds network.zone_slots ({network.zone_slots}); raise zone_slots",
             )
         if network.availability_zones is not None:
             zones = network.availability_zones

@@ -52,6 +52,7 @@ def build_foundation(
             vpc_cidr=cfg.vpc_cidr,
             availability_zones=zones,
             nat_gateways=cfg.nat,
+            zone_slots=cfg.zone_slots,
             flow_log_retention_days=log_retention_days,
             flow_log_kms_key_arn=logs_key.key_arn,
             prevent_destroy=deletion_protection,

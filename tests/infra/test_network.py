@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from modules.aws_target import AwsTarget
 from modules.network import DEFAULT_INTERFACE_ENDPOINTS, NetworkProps
 from modules.network_plan import NatMode, plan_subnets
+from modules.props import PropsError
 from tests.infra.conftest import synth_construct
 from tests.infra.helpers import by_name_tag, one, policy, ref
 
@@ -165,18 +167,102 @@ def test_with_a_nat_per_az_private_subnets_each_use_the_nat_of_their_own_az(buil
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_s3_gateway_endpoint_serves_private_and_isolated_route_tables(built, variant):
+def test_s3_gateway_endpoint_serves_the_private_route_tables_only(built, variant):
     doc = built[variant]
     endpoints = doc.resources("aws_vpc_endpoint")
     (s3,) = [e for e in endpoints.values() if e["service_name"] == "com.amazonaws.eu-west-1.s3"]
-    expected_tables = {
-        f"${{aws_route_table.{_table_of(doc, k)}.id}}"
-        for tier in ("private", "isolated")
-        for k in _subnets(doc, tier)
+    private_tables = {
+        f"${{aws_route_table.{_table_of(doc, k)}.id}}" for k in _subnets(doc, "private")
     }
 
     assert s3["vpc_endpoint_type"] == "Gateway"
-    assert set(s3["route_table_ids"]) == expected_tables
+    assert set(s3["route_table_ids"]) == private_tables  # the isolated tier reaches no S3
+
+
+def test_s3_endpoint_policy_allows_this_accounts_buckets_and_ecr_layers_only(built):
+    doc = built["two-zones-single-nat"]
+    (s3,) = [e for e in doc.resources("aws_vpc_endpoint").values() if e["vpc_endpoint_type"] == "Gateway"]  # fmt: skip
+    statements = {st["Sid"]: st for st in policy(s3)["Statement"]}
+
+    assert set(statements) == {"ThisAccountsBuckets", "EcrImageLayers"}
+    own = statements["ThisAccountsBuckets"]
+    assert own["Resource"] == ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]
+    assert own["Condition"] == {
+        "StringEquals": {
+            "aws:PrincipalAccount": "111122223333",
+            "aws:ResourceAccount": "111122223333",
+        }
+    }
+    layers = statements["EcrImageLayers"]
+    assert layers["Action"] == "s3:GetObject"
+    assert layers["Resource"] == "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"
+    assert all(st["Effect"] == "Allow" for st in statements.values())
+
+
+def test_every_interface_endpoint_policy_is_limited_to_this_account(built):
+    doc = built["two-zones-single-nat"]
+    for endpoint in doc.resources("aws_vpc_endpoint").values():
+        if endpoint["vpc_endpoint_type"] != "Interface":
+            continue
+        statements = policy(endpoint)["Statement"]
+        for statement in statements:
+            assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "111122223333"
+        scoped = [st for st in statements if st["Action"] == "*"]
+        assert [st["Condition"]["StringEquals"]["aws:ResourceAccount"] for st in scoped] == ["111122223333"]  # fmt: skip
+        unscoped = {a for st in statements if st["Action"] != "*" for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}  # fmt: skip
+        assert unscoped <= {"ecr:GetAuthorizationToken", "sts:GetCallerIdentity"}
+
+
+def test_isolated_subnets_have_a_network_acl_admitting_the_vpc_only(built):
+    doc = built["three-zones-nat-per-az"]
+    (acl_key, acl) = next(iter(doc.resources("aws_network_acl").items()))
+    rules = doc.resources("aws_network_acl_rule").values()
+
+    assert sorted(acl["subnet_ids"]) == sorted(
+        ref("aws_subnet", k) for k in _subnets(doc, "isolated")
+    )
+    assert sorted(r["egress"] for r in rules) == [False, True]
+    for rule in rules:
+        assert rule["network_acl_id"] == ref("aws_network_acl", acl_key)
+        assert rule["cidr_block"] == "10.20.0.0/16" and rule["rule_action"] == "allow"
+
+
+def test_default_network_acl_is_adopted_with_explicit_rules(built):
+    default = one(built["two-zones-single-nat"].resources("aws_default_network_acl"))
+
+    assert default["default_network_acl_id"].startswith("${aws_vpc.")
+    assert len(default["ingress"]) == 1 and len(default["egress"]) == 1
+    assert default["lifecycle"]["ignore_changes"] == ["subnet_ids"]
+
+
+def test_flow_log_waits_for_its_role_policy(built):
+    doc = built["two-zones-single-nat"]
+    flow_log = one(doc.resources("aws_flow_log"))
+    (policy_key,) = doc.resources("aws_iam_role_policy")
+
+    assert f"aws_iam_role_policy.{policy_key}" in flow_log["depends_on"]
+
+
+def test_adding_a_zone_moves_no_subnet():
+    """Zone i keeps its subnets, addresses and Terraform addresses when a zone is appended."""
+    from modules.network import Network
+
+    def subnets(zone_count):
+        props = replace(_props("three-zones-nat-per-az"), availability_zones=ZONES[:zone_count])
+        _, doc = synth_construct(lambda stack: Network(stack, "network", props), name="zones")
+        return {k: (b["cidr_block"], b["availability_zone"]) for k, b in doc.resources("aws_subnet").items()}  # fmt: skip
+
+    two, three = subnets(2), subnets(3)
+    assert len(two) == 6 and len(three) == 9
+    assert {k: three[k] for k in two} == two
+
+
+def test_zone_i_gets_the_same_blocks_whatever_the_zone_count():
+    plan = plan_subnets("10.0.0.0/16")
+    assert plan == plan_subnets("10.0.0.0/16", 4)
+    assert plan.private[:2] == ("10.0.0.0/19", "10.0.32.0/19")
+    with pytest.raises(PropsError, match=r"NetworkProps\.zone_slots"):
+        replace(_props("two-zones-single-nat"), zone_slots=1)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -266,11 +352,11 @@ def test_subnet_plan_gives_private_subnets_the_most_room():
     assert plan.isolated == ("10.0.192.0/20", "10.0.208.0/20", "10.0.224.0/20")
 
 
-def test_network_props_reject_a_vpc_too_small_for_its_azs():
+def test_network_props_reject_a_vpc_too_small_for_its_zone_slots():
     with pytest.raises(
-        ValueError, match=r"NetworkProps.vpc_cidr: '10.0.0.0/24': too small for 6 AZs"
+        ValueError, match=r"NetworkProps.vpc_cidr: '10.0.0.0/24': too small for 8 zone slots"
     ):
-        NetworkProps(
+        NetworkProps(zone_slots=8,
             name="x-dev", target=AwsTarget("111122223333", "us-east-1"), vpc_cidr="10.0.0.0/24",
             availability_zones=tuple(f"us-east-1{s}" for s in "abcdef"), flow_log_retention_days=30, flow_log_kms_key_arn="arn",
         )  # fmt: skip
@@ -304,9 +390,5 @@ def test_without_nat_private_subnets_have_no_default_route(built):
     ],
 )
 def test_bad_props_fail_with_the_field_named(overrides, field):
-    from dataclasses import replace
-
-    from modules.props import PropsError
-
     with pytest.raises(PropsError, match=f"^{field}: "):
         replace(_props("two-zones-single-nat"), **overrides)
