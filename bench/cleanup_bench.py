@@ -164,6 +164,7 @@ def child(args: argparse.Namespace) -> None:
         archive_bucket=args.bucket,
         kms_key_id=args.kms_key_id,
         retention_days=30,
+        app_max_age_days=7,
         s3_endpoint_url=args.s3_endpoint,
         s3_region=REGION,
         fetch_size=1000,

@@ -12,12 +12,18 @@ Order per partition (each step only after the previous one succeeded):
 When a day's index is empty: write the day manifest, then delete the ``active_days`` row.
 A run killed anywhere repeats at most the unfinished partition on the next run, producing the
 same bytes under the same key, so the archive never loses or duplicates a row.
+
+Runs that overlap (a retried schedule, an operator next to the schedule) never work on the same
+day at once: a run takes the day's lease (:mod:`cleanup_job.lease`) before touching the day and
+checks it after every read and before every upload, delete and manifest; a day leased by
+another run is skipped (``day-leased``) and left to that run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from enum import Enum
 
 from cleanup_job import keys
 from cleanup_job.config import CleanupSettings
+from cleanup_job.lease import Clock, DayLease, LeaseTable, utc_now
 from cleanup_job.report import Reporter, RunSummary
 from cleanup_job.s3store import ArchiveStore
 from cleanup_job.serialize import encode_rows
@@ -82,13 +89,20 @@ class CleanupJob:
         source: CheckinsSource,
         store: ArchiveStore,
         reporter: Reporter,
+        leases: LeaseTable | None = None,
         probe: Probe | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        if leases is None and not settings.dry_run:
+            raise ValueError("a run that deletes needs the lease table")
         self._settings = settings
         self._source = source
         self._store = store
         self._report = reporter
+        self._leases = leases
         self._probe = probe or _no_probe
+        self._clock = clock or utc_now
+        self.run_id = uuid.uuid4()
 
     def run(self, today: dt.date, deadline: Deadline | None = None) -> RunSummary:
         started = time.monotonic()
@@ -101,7 +115,13 @@ class CleanupJob:
             self._fail(summary, "days", None, exc)
             days = []
         summary.days_pending = len(days)
-        self._report.event("run-started", cutoff=cutoff, days=len(days), dry_run=summary.dry_run)
+        self._report.event(
+            "run-started",
+            cutoff=cutoff,
+            days=len(days),
+            dry_run=summary.dry_run,
+            run_id=self.run_id,
+        )
         for day in days:
             if deadline.reached():
                 summary.stopped_for_time = True
@@ -122,6 +142,32 @@ class CleanupJob:
         self._report.event(f"{step}-failed", **failure)
 
     def _run_day(self, day: dt.date, deadline: Deadline, summary: RunSummary) -> None:
+        if self._settings.dry_run:  # reads only: no lease, nothing written anywhere
+            self._run_leased_day(day, None, deadline, summary)
+            return
+        assert self._leases is not None
+        lease = DayLease(self._leases, day, self.run_id, self._settings.lease_seconds, self._clock)
+        try:
+            held = lease.take()
+        except Exception as exc:  # unknown whether taken: it expires; the day waits for it
+            self._fail(summary, "lease", day, exc)
+            return
+        if held is not None:
+            summary.days_leased += 1
+            self._report.event("day-leased", day=day, holder=held[0], expires_at=held[1])
+            return
+        self._probe("lease-taken", day)
+        # Every failure inside is caught there: only a kill skips the release, and then the
+        # lease expires after lease_seconds.
+        self._run_leased_day(day, lease, deadline, summary)
+        try:
+            lease.release()
+        except Exception as exc:  # the lease expires on its own; report, keep going
+            self._report.event("lease-not-released", day=day, error=f"{type(exc).__name__}: {exc}")
+
+    def _run_leased_day(
+        self, day: dt.date, lease: DayLease | None, deadline: Deadline, summary: RunSummary
+    ) -> None:
         workers = self._settings.concurrency
         day_ok = True
 
@@ -151,7 +197,10 @@ class CleanupJob:
                         summary.stopped_for_time = True
                     if summary.stopped_for_time:
                         return
-                    account(self._run_partition(ref, deadline, summary))
+                    account(self._run_partition(ref, lease, deadline, summary))
+                    if lease is not None and lease.lost:
+                        day_ok = False
+                        break
             else:
                 # Partitions are independent: overlapping their Cassandra and S3 round trips
                 # is where the throughput comes from. Accounting stays on this thread.
@@ -162,7 +211,10 @@ class CleanupJob:
                             summary.stopped_for_time = True
                         if summary.stopped_for_time:
                             break
-                        running.add(pool.submit(self._run_partition, ref, deadline, summary))
+                        if lease is not None and lease.lost:
+                            day_ok = False
+                            break
+                        running.add(pool.submit(self._run_partition, ref, lease, deadline, summary))
                         if len(running) >= 2 * workers:
                             done, running = wait(running, return_when=FIRST_COMPLETED)
                             for future in done:
@@ -177,11 +229,15 @@ class CleanupJob:
         if not day_ok or self._settings.dry_run:
             return
         try:
+            if lease is not None:
+                lease.ensure()
             if self._source.day_is_indexed(day):
                 # Rows indexed while this run was listing: the next run takes them.
                 return
             manifest, objects, size = self._store.write_manifest(day)
             self._probe("manifest-written", day)
+            if lease is not None:
+                lease.ensure()
             self._source.delete_day(day)
             self._probe("day-deleted", day)
         except Exception as exc:
@@ -191,7 +247,7 @@ class CleanupJob:
         self._report.event("day-completed", day=day, manifest=manifest, objects=objects, bytes=size)
 
     def _run_partition(
-        self, ref: PartitionRef, deadline: Deadline, summary: RunSummary
+        self, ref: PartitionRef, lease: DayLease | None, deadline: Deadline, summary: RunSummary
     ) -> PartitionResult:
         settings = self._settings
         try:
@@ -203,6 +259,9 @@ class CleanupJob:
                     spool.write(data, count)
                     self._probe("page-read", ref)
                 digest = spool.finish()
+                if lease is not None:
+                    # Held throughout the read: no other run deleted rows under it.
+                    lease.ensure()
                 if digest.rows == 0:
                     return self._clear_empty(ref)
                 key = keys.object_key(
@@ -232,6 +291,8 @@ class CleanupJob:
                 self._store.verify(key, digest, checksum)
                 self._probe("verified", ref)
             # Only now, with the archive verified, is anything deleted.
+            if lease is not None:
+                lease.ensure()
             self._source.delete_partition(ref)
             self._probe("partition-deleted", ref)
             self._source.delete_index_entry(ref)

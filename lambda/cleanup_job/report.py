@@ -33,6 +33,8 @@ class RunSummary:
     cutoff: str
     days_pending: int = 0
     days_completed: int = 0
+    days_leased: int = 0
+    """Days skipped because another run held their lease."""
     partitions_archived: int = 0
     partitions_emptied: int = 0
     partitions_failed: int = 0

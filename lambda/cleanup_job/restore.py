@@ -27,9 +27,9 @@ from typing import Any
 
 from cassandra.concurrent import execute_concurrent_with_args
 from checkins_data import schema
-from checkins_data.connection import KeyspacesSettings, connect
+from checkins_data.connection import connect
 
-from cleanup_job.config import CleanupSettings
+from cleanup_job.config import CleanupSettings, ConfigError, load_keyspaces, load_settings
 from cleanup_job.s3store import ArchiveStore, ManifestEntry, make_s3_client
 from cleanup_job.serialize import parse_timestamp
 
@@ -179,8 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", type=uuid.UUID, help="only this device's partition")
     parser.add_argument("--dry-run", action="store_true", help="read and check, insert nothing")
     args = parser.parse_args(argv)
-    settings = CleanupSettings()
-    keyspaces = KeyspacesSettings()
+    try:
+        settings = load_settings()
+        keyspaces = load_keyspaces()
+    except ConfigError as exc:
+        print(f"python -m cleanup_job.restore: {exc}", file=sys.stderr)
+        return 2
     cluster, session = connect(keyspaces)
     try:
         summary = restore_day(

@@ -94,10 +94,6 @@ class ArchiveStore:
         self._bucket = settings.archive_bucket
         self._settings = settings
 
-    @property
-    def bucket(self) -> str:
-        return self._bucket
-
     def _sse(self) -> dict[str, Any]:
         args: dict[str, Any] = {"ServerSideEncryption": "aws:kms", "BucketKeyEnabled": True}
         if self._settings.kms_key_id:

@@ -10,6 +10,7 @@ from checkins_data.schema import (
     ACTIVE_DAYS,
     ACTIVE_DAYS_BUCKET,
     CHECKINS_BY_DEVICE_DAY,
+    CLEANUP_LEASES,
     DAY_INDEX_SHARDS,
     DAY_PARTITIONS,
     DEVICES,
@@ -28,7 +29,7 @@ from devtools.cassandra_keyspaces import create_test_keyspace
 # ---- rules of the model (no node needed) ----
 
 
-def test_schema_has_the_five_agreed_tables_and_keys():
+def test_schema_has_the_six_agreed_tables_and_keys():
     schema = build_schema()
     keys = {
         t.name: (t.partition_key, tuple((c.name, c.order) for c in t.clustering))
@@ -40,6 +41,7 @@ def test_schema_has_the_five_agreed_tables_and_keys():
         CHECKINS_BY_DEVICE_DAY: (("device_id", "day"), (("ts", "DESC"), ("checkin_id", "ASC"))),
         DAY_PARTITIONS: (("day", "shard"), (("device_id", "ASC"),)),
         ACTIVE_DAYS: (("bucket",), (("day", "ASC"),)),
+        CLEANUP_LEASES: (("day",), ()),
     }
 
 
@@ -52,6 +54,7 @@ def test_safety_ttl_applies_to_the_day_based_tables_only():
         CHECKINS_BY_DEVICE_DAY: 30 * 86_400,
         DAY_PARTITIONS: 30 * 86_400,
         ACTIVE_DAYS: None,
+        CLEANUP_LEASES: None,
     }
     assert build_schema().table(CHECKINS_BY_DEVICE_DAY).default_ttl_seconds == 400 * 86_400
 

@@ -48,6 +48,7 @@ def make_settings(**overrides: Any):
         "archive_bucket": BUCKET,
         "kms_key_id": KMS_KEY,
         "retention_days": 30,
+        "app_max_age_days": 1,
         "s3_region": "eu-west-1",
         "fetch_size": 50,
         "time_margin_seconds": 5,
@@ -97,6 +98,8 @@ def wipe_keyspace(session: Any) -> None:
             f"DELETE FROM {ks}.day_partitions WHERE day = %s AND shard = %s", (row.day, row.shard)
         )
     session.execute(f"DELETE FROM {ks}.active_days WHERE bucket = 'checkins'")
+    for row in session.execute(f"SELECT day FROM {ks}.cleanup_leases"):
+        session.execute(f"DELETE FROM {ks}.cleanup_leases WHERE day = %s", (row.day,))
 
 
 @pytest.fixture
@@ -115,13 +118,20 @@ def seeder(cassandra_ks: Any) -> Seeder:
 
 
 class Runner:
-    """Runs the job the way the handler does, with captured JSON output."""
+    """Runs the job the way the handler does, with captured JSON output.
+
+    Each run's clock is an hour past the previous run's, as the next scheduled run would be:
+    the day leases a killed run left behind (``lease_seconds`` <= 15 min) have expired by then.
+    """
+
+    RUN_INTERVAL = dt.timedelta(hours=1)
 
     def __init__(self, session: Any, keyspace: str, s3: Any) -> None:
         self.session = session
         self.keyspace = keyspace
         self.s3 = s3
         self.output = io.StringIO()
+        self.runs = 0
 
     def __call__(
         self,
@@ -130,6 +140,7 @@ class Runner:
         event: dict[str, Any] | None = None,
         probe: Any = None,
         today: dt.date = TODAY,
+        clock: Any = None,
         **overrides: Any,
     ):
         from cleanup_job.handler import run_once
@@ -137,6 +148,10 @@ class Runner:
 
         settings = make_settings(**overrides)
         reporter = Reporter(settings.metric_namespace, settings.environment, stream=self.output)
+        if clock is None:
+            offset = self.runs * self.RUN_INTERVAL
+            clock = lambda: dt.datetime.now(dt.UTC) + offset  # noqa: E731
+        self.runs += 1
         return run_once(
             event,
             context,
@@ -147,6 +162,7 @@ class Runner:
             today=today,
             reporter=reporter,
             probe=probe,
+            clock=clock,
         )
 
     def events(self) -> list[dict[str, Any]]:

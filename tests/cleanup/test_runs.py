@@ -98,6 +98,7 @@ def test_handler_reads_its_configuration_from_the_environment(
         "CLEANUP_ARCHIVE_BUCKET": BUCKET,
         "CLEANUP_KMS_KEY_ID": KMS_KEY,
         "CLEANUP_RETENTION_DAYS": "14",
+        "CLEANUP_APP_MAX_AGE_DAYS": "7",
         "CLEANUP_S3_REGION": "eu-west-1",
     }
     for name, value in env.items():

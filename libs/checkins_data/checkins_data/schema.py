@@ -32,6 +32,8 @@ DEVICES_BY_OWNER = "devices_by_owner"
 CHECKINS_BY_DEVICE_DAY = "checkins_by_device_day"
 DAY_PARTITIONS = "day_partitions"
 ACTIVE_DAYS = "active_days"
+# No TTL: a lease row is deleted by the run holding it, a killed run's by the run taking over.
+CLEANUP_LEASES = "cleanup_leases"
 
 # Keyspaces: names of 1-48 characters, letters, digits and underscores. Lower case only here so
 # unquoted CQL identifiers and Terraform names are the same string.
@@ -251,6 +253,16 @@ def build_schema(
                 partition_key=("bucket",),
                 clustering=(ClusteringColumn("day", "ASC"),),
                 purpose="the days that still have data, for the cleanup job",
+            ),
+            Table(
+                name=CLEANUP_LEASES,
+                columns=(
+                    Column("day", "date"),
+                    Column("owner", "uuid"),
+                    Column("expires_at", "timestamp"),
+                ),
+                partition_key=("day",),
+                purpose="the cleanup job's per-day lease, taken with lightweight transactions",
             ),
         ),
     )
