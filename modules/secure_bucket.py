@@ -1,12 +1,14 @@
 """An S3 bucket with the secure defaults every bucket of the platform shares: versioning,
 default encryption, all public access blocked, object ownership enforced (no ACLs), a policy that
-denies anything but TLS 1.2+, lifecycle rules, and optional server access logging."""
+denies anything but TLS 1.2+, lifecycle rules (noncurrent versions and leftover delete markers
+expire), `prevent_destroy`, and optional server access logging."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -41,11 +43,17 @@ from modules.props import require
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
+# Noncurrent versions of transient objects (lock files) expire after a day: enough to look
+# at a lock a crashed run left behind, short enough that none pile up.
+TRANSIENT_NONCURRENT_DAYS = 1
+
+
 @dataclass(frozen=True)
 class AccessLogTarget:
-    """Where S3 server access logs of a bucket go."""
+    """Where S3 server access logs of a bucket go: another `SecureBucket` (SSE-S3, with a policy
+    that admits `logging.s3.amazonaws.com`) and a key prefix in it."""
 
-    bucket_name: str
+    bucket: SecureBucket
     prefix: str
 
 
@@ -67,8 +75,15 @@ class SecureBucketProps:
     """Server access logging target; None only with a written reason at the call site."""
     extra_statements: tuple[Statement, ...] = ()
     """Statements added to the bucket policy after the TLS-only denials. @default ()"""
+    transient_prefixes: tuple[str, ...] = ()
+    """Key prefixes of objects written and deleted all the time (S3 native lock files): their
+    noncurrent versions expire after `TRANSIENT_NONCURRENT_DAYS`, then their delete markers.
+    @default ()"""
     force_destroy: bool = False
     """Let `terraform destroy` delete a non-empty bucket. @default False"""
+    prevent_destroy: bool = True
+    """Terraform refuses to destroy the bucket (a plan that would fails). Opt out for
+    throw-away buckets. @default True"""
 
     def __post_init__(self) -> None:
         require(
@@ -83,10 +98,19 @@ class SecureBucketProps:
             self.noncurrent_version_days,
             "must be at least 1",
         )
+        require(
+            all(self.transient_prefixes)
+            and len(set(self.transient_prefixes)) == len(self.transient_prefixes),
+            "SecureBucketProps.transient_prefixes",
+            self.transient_prefixes,
+            "must be distinct and non-empty (an empty prefix is every object)",
+        )
 
 
 class SecureBucket(Construct):
-    """Attributes: `bucket_name`, `bucket_arn`."""
+    """Attributes: `bucket_name`, `bucket_arn`, `bucket_id` (a reference: depend on the bucket
+    through it), `policy` (the bucket policy resource: depend on it where a service must be
+    admitted first, e.g. an access-log target), `versioning` (the versioning resource)."""
 
     def __init__(self, scope: Construct, id_: str, props: SecureBucketProps) -> None:
         super().__init__(scope, id_)
@@ -96,12 +120,16 @@ class SecureBucket(Construct):
             bucket=props.bucket_name,
             force_destroy=props.force_destroy,
             tags={"Name": props.bucket_name},
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True)
+            if props.prevent_destroy
+            else None,
         )
         self.bucket_name: str = props.bucket_name
         self.bucket_arn: str = props.target.arn("s3", props.bucket_name)
         bucket_id = bucket.id
+        self.bucket_id: str = bucket_id
 
-        S3BucketVersioningA(
+        self.versioning = S3BucketVersioningA(
             self,
             "versioning",
             bucket=bucket_id,
@@ -144,7 +172,7 @@ class SecureBucket(Construct):
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         objects = f"{self.bucket_arn}/*"
-        S3BucketPolicy(
+        self.policy = S3BucketPolicy(
             self,
             "policy",
             bucket=bucket_id,
@@ -180,12 +208,32 @@ class SecureBucket(Construct):
                         noncurrent_days=props.noncurrent_version_days
                     )
                 ],
+                # A delete marker whose older versions have all expired hides nothing: remove it.
+                expiration=[
+                    S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)
+                ],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=7
                     )
                 ],
             )
+        ]
+        rules += [
+            S3BucketLifecycleConfigurationRule(
+                id=f"expire-transient-{prefix.replace('/', '-')}",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=TRANSIENT_NONCURRENT_DAYS
+                    )
+                ],
+                expiration=[
+                    S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)
+                ],
+            )
+            for prefix in props.transient_prefixes
         ]
         if props.expire_current_after_days is not None:
             rules.append(
@@ -200,12 +248,24 @@ class SecureBucket(Construct):
                     ],
                 )
             )
-        S3BucketLifecycleConfiguration(self, "lifecycle", bucket=bucket_id, rule=rules)
+        S3BucketLifecycleConfiguration(
+            self,
+            "lifecycle",
+            bucket=bucket_id,
+            rule=rules,
+            # Rules on noncurrent versions mean nothing until versioning is on, and AWS applies
+            # a new configuration asynchronously: put it after versioning.
+            depends_on=[self.versioning],
+        )
         if props.access_logs:
+            log_bucket = props.access_logs.bucket
             S3BucketLoggingA(
                 self,
                 "access-logs",
                 bucket=bucket_id,
-                target_bucket=props.access_logs.bucket_name,
+                # A reference, not a literal: the target must exist and admit the S3 logging
+                # service (its policy) first, or S3 answers InvalidTargetBucketForLogging.
+                target_bucket=log_bucket.bucket_id,
                 target_prefix=props.access_logs.prefix,
+                depends_on=[log_bucket.policy],
             )

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode
 from settings.base import NAME, FieldError, Strict, check_region
+from settings.project import ACCOUNT_ID
 from settings.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
 
 # The values CloudWatch Logs accepts for a log group's retention.
@@ -17,6 +18,9 @@ LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
      2922, 3288, 3653}
 )  # fmt: skip
+
+# An IAM role ARN (paths allowed): arn:<partition>:iam::<account>:role/<path/name>.
+ROLE_ARN = r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")  # fmt: skip
@@ -90,6 +94,15 @@ class EnvironmentConfig(Strict):
 
     name: Annotated[str, Field(pattern=NAME)]
     region: str
+    aws_account_id: Annotated[str, Field(pattern=ACCOUNT_ID)]
+    """The account the environment deploys into. Optional in the file: the loader fills in the
+    project's `aws_account_id` (docs/accounts.md)."""
+    deploy_role_arn: Annotated[str, Field(pattern=ROLE_ARN)] | None = None
+    """Role in the environment's account the provider assumes (`assume_role`); None: the
+    caller's own credentials. @default None"""
+    state_role_arn: Annotated[str, Field(pattern=ROLE_ARN)] | None = None
+    """Role the S3 backend assumes to read and write this environment's state; None: the
+    caller's own credentials. @default None"""
     log_retention_days: int
     """CloudWatch Logs retention of every log group of the environment."""
     deletion_protection: bool = True
@@ -108,6 +121,18 @@ class EnvironmentConfig(Strict):
                 f"not a CloudWatch Logs retention (allowed: {sorted(LOG_RETENTION_DAYS)})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _deploy_role_in_account(self) -> EnvironmentConfig:
+        # allowed_account_ids would refuse the assumed role at plan time: say so now.
+        role = self.deploy_role_arn
+        if role is not None and role.split(":")[4] != self.aws_account_id:
+            raise FieldError(
+                "deploy_role_arn",
+                role,
+                f"is not in the environment's account {self.aws_account_id}",
+            )
+        return self
 
     @model_validator(mode="after")
     def _zones_fit_region(self) -> EnvironmentConfig:

@@ -19,10 +19,36 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 class PlatformConfig(Strict):
-    """The project settings and the selected environments, checked together."""
+    """The project settings and every environment, checked together, and which are selected.
+
+    Every environment is always validated: the state bootstrap stack grants each environment's
+    account access to its own state, whichever environments a synth selects."""
 
     project: ProjectConfig
     environments: tuple[EnvironmentConfig, ...]
+    """Every environment of `config/environments/`, by name."""
+    selected: tuple[str, ...]
+    """The environments to synthesize stacks for (`PLATFORM_ENVIRONMENTS`; default: all)."""
+
+    @property
+    def selected_environments(self) -> tuple[EnvironmentConfig, ...]:
+        return tuple(e for e in self.environments if e.name in self.selected)
+
+    def in_other_accounts(self) -> tuple[EnvironmentConfig, ...]:
+        """Environments whose account is not the project's (where the state bucket lives)."""
+        return tuple(
+            e for e in self.environments if e.aws_account_id != self.project.aws_account_id
+        )
+
+    def manages_account_settings(self, environment: EnvironmentConfig) -> bool:
+        """True for the one stack that owns account-wide settings (one resource per account,
+        such as the account's S3 public access block) of `environment`'s account: the bootstrap
+        stack for the project's account, else the first environment by name in that account."""
+        if environment.aws_account_id == self.project.aws_account_id:
+            return False
+        return environment.name == min(
+            e.name for e in self.environments if e.aws_account_id == environment.aws_account_id
+        )
 
 
 def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
@@ -30,7 +56,7 @@ def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
 
 
 def load_platform(names: list[str] | None = None, config_dir: Path = CONFIG_DIR) -> PlatformConfig:
-    """Load and validate the project file and the named environments (default: all of them)."""
+    """Load and validate the project file and every environment; select `names` (default: all)."""
     known = available_environments(config_dir)
     selected = known if names is None else names
     if not selected:
@@ -45,13 +71,22 @@ def load_platform(names: list[str] | None = None, config_dir: Path = CONFIG_DIR)
     environments = tuple(
         _validate(
             EnvironmentConfig,
-            {"name": name, **_read(config_dir / "environments" / f"{name}.toml")},
+            # An environment without its own account deploys into the project's.
+            {
+                "name": name,
+                "aws_account_id": project.aws_account_id,
+                **_read(config_dir / "environments" / f"{name}.toml"),
+            },
             f"config/environments/{name}.toml",
         )
-        for name in selected
+        for name in known
     )
     _check_no_overlap(environments)
-    return PlatformConfig(project=project, environments=environments)
+    return PlatformConfig(
+        project=project,
+        environments=environments,
+        selected=tuple(sorted(set(selected), key=known.index)),
+    )
 
 
 def _check_no_overlap(environments: tuple[EnvironmentConfig, ...]) -> None:

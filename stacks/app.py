@@ -22,6 +22,17 @@ def build_app(platform: PlatformConfig, outdir: str | None = None) -> tuple[App,
         bucket=project.state.bucket,
         target=AwsTarget(account_id=project.aws_account_id, region=project.state.region),
     )
-    stacks = [StateBootstrapStack(app, project, state)]
-    stacks += [EnvironmentStack(app, project, env, state) for env in platform.environments]
+    # The bootstrap stack knows every environment (their accounts reach the state bucket);
+    # only the selected environments get a stack.
+    stacks = [StateBootstrapStack(app, project, state, platform.environments)]
+    stacks += [
+        EnvironmentStack(
+            app,
+            project,
+            env,
+            state,
+            manages_account_settings=platform.manages_account_settings(env),
+        )
+        for env in platform.selected_environments
+    ]
     return app, [s.node.id for s in stacks]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf import S3Backend, TerraformStack
+from cdktf import TerraformStack
 from constructs import Construct
 
 from modules.aws_target import AwsTarget
@@ -11,7 +11,11 @@ from stacks.layers.data import build_data
 from stacks.layers.foundation import build_foundation
 from stacks.layers.outputs import build_outputs
 from stacks.naming import Names, StateNames
-from stacks.provider import configure_stack
+from stacks.provider import (
+    block_account_public_access,
+    configure_stack,
+    configure_state_backend,
+)
 
 
 class EnvironmentStack(TerraformStack):
@@ -23,21 +27,19 @@ class EnvironmentStack(TerraformStack):
         project: ProjectConfig,
         environment: EnvironmentConfig,
         state: StateNames,
+        *,
+        manages_account_settings: bool = False,
     ) -> None:
         super().__init__(scope, environment.name)
-        S3Backend(
-            self,
-            bucket=state.bucket,
-            key=state.state_key(environment.name),
-            region=state.target.region,
-            encrypt=True,
-            kms_key_id=state.key_alias_arn,
+        configure_state_backend(self, state, environment.name, role_arn=environment.state_role_arn)
+        target = AwsTarget(account_id=environment.aws_account_id, region=environment.region)
+        configure_stack(
+            self, project, target, environment.name, deploy_role_arn=environment.deploy_role_arn
         )
-        # cdktf 0.21's S3Backend predates S3 native locking (Terraform >= 1.10), which replaces
-        # the deprecated DynamoDB lock table: set it through an escape hatch.
-        self.add_override("terraform.backend.s3.use_lockfile", True)
-        target = AwsTarget(account_id=project.aws_account_id, region=environment.region)
-        configure_stack(self, project, target, environment.name)
+        if manages_account_settings:
+            # The project's account gets it from the bootstrap stack; another account from
+            # exactly one of its environments (PlatformConfig.manages_account_settings).
+            block_account_public_access(self, target.account_id)
         names = Names(project=project.project, environment=environment.name)
 
         base = build_foundation(

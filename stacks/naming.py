@@ -30,8 +30,22 @@ class StateNames:
         """The backend needs a literal key id; the alias ARN is known before the key exists."""
         return self.target.arn("kms", f"alias/{self.key_alias}")
 
-    def state_key(self, environment: str) -> str:
-        return f"{self.project}/{environment}/terraform.tfstate"
+    @property
+    def via_service(self) -> str:
+        """The S3 endpoint of the bucket's region: the only way the state key may be used."""
+        return f"s3.{self.target.region}.amazonaws.com"
+
+    def state_prefix(self, stack: str) -> str:
+        """Every object of one stack's state lives under `<project>/<stack>/`."""
+        return f"{self.project}/{stack}/"
+
+    def state_key(self, stack: str) -> str:
+        """`<project>/<stack>/terraform.tfstate`; the bootstrap stack's own is `state-bootstrap`."""
+        return f"{self.state_prefix(stack)}terraform.tfstate"
+
+    def lock_key(self, stack: str) -> str:
+        """The lock object S3 native locking (`use_lockfile`) writes next to the state."""
+        return f"{self.state_key(stack)}.tflock"
 
 
 @dataclass(frozen=True)

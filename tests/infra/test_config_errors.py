@@ -84,6 +84,10 @@ BAD_VALUES = [
     pytest.param("dev", {"network.nat": "sometimes"}, (), "network.nat", "sometimes", id="unknown-nat-mode"),
     pytest.param("dev", {"network.vpc_cdir": "10.0.0.0/16"}, (), "network.vpc_cdir", "unknown field", id="misspelt-field"),
     pytest.param("dev", {}, ("network",), "network", "required", id="missing-section"),
+    pytest.param("prod", {"aws_account_id": "4444555566"}, (), "aws_account_id", "4444555566", id="account-not-12-digits"),
+    pytest.param("prod", {"aws_account_id": "444455556666", "deploy_role_arn": "arn:aws:iam::444455556666:user/ci"}, (), "deploy_role_arn", "user/ci", id="deploy-role-not-a-role"),
+    pytest.param("prod", {"aws_account_id": "444455556666", "deploy_role_arn": "arn:aws:iam::111122223333:role/deploy"}, (), "deploy_role_arn", "111122223333:role/deploy", id="deploy-role-in-another-account"),
+    pytest.param("prod", {"state_role_arn": "terraform-state"}, (), "state_role_arn", "terraform-state", id="state-role-not-an-arn"),
 ]  # fmt: skip
 
 
@@ -100,6 +104,53 @@ def test_bad_value_fails_synth_naming_field_and_writes_nothing(
     assert field in message and value in message, message
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "cdktf.out").exists(), "a failed synth must write nothing"
+
+
+def test_bad_value_in_an_unselected_environment_still_fails_synth(tmp_path):
+    # The bootstrap stack grants every environment's account its state: all are checked.
+    config = _config_with(tmp_path, "prod", {"aws_account_id": "not-an-account"})
+    result = _run_main(tmp_path, config, environments="dev")
+
+    assert result.returncode == 2
+    assert "config/environments/prod.toml: aws_account_id = 'not-an-account'" in result.stderr
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_overlap_with_an_unselected_environment_fails_synth(tmp_path):
+    config = _config_with(tmp_path, "prod", {"network.vpc_cidr": "10.10.0.0/16"})
+    result = _run_main(tmp_path, config, environments="dev")
+
+    assert result.returncode == 2
+    assert "network.vpc_cidr = '10.10.0.0/16': overlaps dev's" in result.stderr
+
+
+def test_bootstrap_state_switch_must_be_a_boolean(tmp_path):
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    project = config / "project.toml"
+    text = project.read_text()
+    assert "bootstrap_state_in_bucket = false" in text
+    project.write_text(
+        text.replace("bootstrap_state_in_bucket = false", 'bootstrap_state_in_bucket = "yes"')
+    )
+    result = _run_main(tmp_path, config)
+
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert "config/project.toml: state.bootstrap_state_in_bucket = 'yes'" in message
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_environment_account_defaults_to_the_projects(tmp_path):
+    platform = load_platform(["dev"], config_dir=REPO_ROOT / "config")
+
+    assert platform.selected == ("dev",)
+    assert [e.name for e in platform.environments] == ["dev", "prod"]
+    assert {e.aws_account_id for e in platform.environments} == {"111122223333"}
+    assert all(
+        e.deploy_role_arn is None and e.state_role_arn is None for e in platform.environments
+    )
 
 
 def test_unknown_environment_name_fails_synth(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.infra.helpers import ENVIRONMENTS, one, policy, ref
@@ -122,20 +124,130 @@ def test_state_bucket_expires_old_noncurrent_versions(synthesized):
     expiry = rules["expire-noncurrent-versions"]
     assert expiry["status"] == "Enabled"
     assert expiry["noncurrent_version_expiration"] == [{"noncurrent_days": 90}]
-    assert "expiration" not in expiry  # the current state version never expires
+    # The current state version never expires: only delete markers with nothing behind them.
+    assert expiry["expiration"] == [{"expired_object_delete_marker": True}]
 
 
-def test_state_bucket_access_is_logged_to_the_log_bucket(synthesized):
+def _log_bucket_key(synthesized):
+    buckets = synthesized.resources("state-bootstrap", "aws_s3_bucket")
+    return next(k for k, b in buckets.items() if b["bucket"].endswith("-access-logs"))
+
+
+def test_state_bucket_access_is_logged_to_the_log_bucket_once_it_admits_log_delivery(synthesized):
+    # A literal target let logging run before the log bucket's policy: a first apply failed
+    # with InvalidTargetBucketForLogging.
     bucket_key, _ = _state_bucket(synthesized)
+    log_key = _log_bucket_key(synthesized)
     logging = _for_bucket(synthesized, "aws_s3_bucket_logging", bucket_key)
+    (log_policy,) = [
+        k
+        for k, b in synthesized.resources("state-bootstrap", "aws_s3_bucket_policy").items()
+        if b["bucket"] == ref("aws_s3_bucket", log_key)
+    ]
 
-    assert logging["target_bucket"] == "checkins-tfstate-111122223333-access-logs"
+    assert logging["target_bucket"] == ref("aws_s3_bucket", log_key)
+    assert logging["depends_on"] == [f"aws_s3_bucket_policy.{log_policy}"]
     assert logging["target_prefix"] == "state-bucket/"
 
 
-def test_log_bucket_accepts_only_s3_log_delivery_for_the_state_bucket(synthesized):
+def test_state_key_and_both_buckets_refuse_destroy(synthesized):
+    key = one(synthesized.resources("state-bootstrap", "aws_kms_key"))
     buckets = synthesized.resources("state-bootstrap", "aws_s3_bucket")
-    log_key = next(k for k, b in buckets.items() if b["bucket"].endswith("-access-logs"))
+
+    assert key["lifecycle"] == {"prevent_destroy": True}
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        assert bucket["lifecycle"] == {"prevent_destroy": True}, bucket["bucket"]
+
+
+def test_state_key_is_usable_only_through_s3_and_still_administered_by_the_account(synthesized):
+    document = policy(one(synthesized.resources("state-bootstrap", "aws_kms_key")))
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    admin = statements["AccountAdministersKey"]
+    via = statements["AccountUsesKeyThroughServices"]
+
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    # The account can still change the policy, rotate, disable and schedule deletion...
+    for action in ("kms:Put*", "kms:Describe*", "kms:Get*", "kms:Enable*", "kms:Disable*", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"):  # fmt: skip
+        assert action in admin["Action"], action
+    # ...but no IAM policy of the account can grant direct cryptographic use.
+    assert not {"kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"} & set(
+        admin["Action"]
+    )
+    assert via["Condition"]["StringEquals"] == {
+        "kms:CallerAccount": "111122223333",
+        "kms:ViaService": ["s3.eu-west-1.amazonaws.com"],
+    }
+    assert set(statements) == {"AccountAdministersKey", "AccountUsesKeyThroughServices"}
+
+
+def test_state_bucket_lifecycle_waits_for_versioning(synthesized):
+    bucket_key, _ = _state_bucket(synthesized)
+    lifecycle = _for_bucket(synthesized, "aws_s3_bucket_lifecycle_configuration", bucket_key)
+    versioning_key = next(
+        k
+        for k, b in synthesized.resources("state-bootstrap", "aws_s3_bucket_versioning").items()
+        if b["bucket"] == ref("aws_s3_bucket", bucket_key)
+    )
+
+    assert lifecycle["depends_on"] == [f"aws_s3_bucket_versioning.{versioning_key}"]
+
+
+def test_lock_file_versions_and_delete_markers_expire_for_every_stack(synthesized):
+    bucket_key, _ = _state_bucket(synthesized)
+    lifecycle = _for_bucket(synthesized, "aws_s3_bucket_lifecycle_configuration", bucket_key)
+    by_prefix = {r["filter"][0]["prefix"]: r for r in lifecycle["rule"]}
+
+    for stack in ("state-bootstrap", *ENVIRONMENTS):
+        rule = by_prefix[f"checkins/{stack}/terraform.tfstate.tflock"]
+        assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 1}], stack
+        assert rule["expiration"] == [{"expired_object_delete_marker": True}], stack
+    assert by_prefix[""]["expiration"] == [{"expired_object_delete_marker": True}]
+
+
+def test_project_account_blocks_public_s3_access_from_the_bootstrap_stack_only(synthesized):
+    block = one(synthesized.resources("state-bootstrap", "aws_s3_account_public_access_block"))
+
+    assert block == {
+        **block,
+        "account_id": "111122223333",
+        "block_public_acls": True,
+        "block_public_policy": True,
+        "ignore_public_acls": True,
+        "restrict_public_buckets": True,
+    }
+    for env in ENVIRONMENTS:  # same account: a second one would fight over the same setting
+        assert synthesized.resources(env, "aws_s3_account_public_access_block") == {}
+
+
+def test_bootstrap_state_moves_into_its_bucket_when_switched_on(platform_config):
+    import toolchain
+
+    toolchain.prepare()
+    from cdktf import Testing
+
+    from stacks.app import build_app
+
+    state = platform_config.project.state.model_copy(update={"bootstrap_state_in_bucket": True})
+    project = platform_config.project.model_copy(update={"state": state})
+    app, _ = build_app(platform_config.model_copy(update={"project": project}))
+    stack = app.node.find_child("state-bootstrap")
+    backend = json.loads(Testing.synth(stack))["terraform"]["backend"]
+
+    assert backend == {
+        "s3": {
+            "bucket": "checkins-tfstate-111122223333",
+            "key": "checkins/state-bootstrap/terraform.tfstate",
+            "region": "eu-west-1",
+            "encrypt": True,
+            "kms_key_id": "arn:aws:kms:eu-west-1:111122223333:alias/checkins-tfstate",
+            "use_lockfile": True,
+        }
+    }
+
+
+def test_log_bucket_accepts_only_s3_log_delivery_for_the_state_bucket(synthesized):
+    log_key = _log_bucket_key(synthesized)
     document = policy(_for_bucket(synthesized, "aws_s3_bucket_policy", log_key))
     (delivery,) = [s for s in document["Statement"] if s["Effect"] == "Allow"]
 
