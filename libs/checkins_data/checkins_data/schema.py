@@ -110,10 +110,6 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    @property
-    def primary_key(self) -> tuple[str, ...]:
-        return (*self.partition_key, *(c.name for c in self.clustering))
-
     def column_type(self, name: str) -> str:
         for column in self.columns:
             if column.name == name:
