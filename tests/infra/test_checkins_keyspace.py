@@ -1,4 +1,5 @@
-"""The Keyspaces construct, and the match between the app's CQL and the Terraform tables."""
+"""The CheckinsKeyspace construct on a bare stack, and the match between the app's CQL and the
+Terraform tables."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 
 import pytest
 from checkins_data.schema import build_schema
+
+from tests.infra.conftest import synth_construct
 
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ACCOUNT = "123456789012"
@@ -22,15 +25,7 @@ def _props(**overrides):
 
 @pytest.fixture(scope="module")
 def built():
-    """Synthesize the construct with its defaults and with every opt-out, once per module.
-
-    The binding is loaded once per process through the same lazy loader `main.py` uses.
-    """
-    import toolchain
-
-    toolchain.prepare()
-    from cdktf import TerraformStack, Testing
-
+    """Synthesize the construct on a bare stack with its defaults and with every opt-out."""
     from modules.checkins_keyspace import CheckinsKeyspace
 
     constructs = {}
@@ -41,9 +36,10 @@ def built():
             keyspace_name="checkins_dev", point_in_time_recovery=False, prevent_destroy=False
         ),
     }.items():
-        stack = TerraformStack(Testing.app(), name)
-        constructs[name] = CheckinsKeyspace(stack, "keyspaces", props)
-        docs[name] = json.loads(Testing.synth(stack))
+        constructs[name], doc = synth_construct(
+            lambda stack, p=props: CheckinsKeyspace(stack, "keyspaces", p), name=name
+        )
+        docs[name] = doc.json
     return {**docs, "constructs": constructs}
 
 
