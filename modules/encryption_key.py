@@ -46,6 +46,9 @@ class EncryptionKeyProps:
     """IAM policies of the account may grant any use of the key. False: the account administers
     the key, but its principals use it for cryptography only through `via_services` (a state key
     that is only ever used by S3). @default True"""
+    extra_statements: tuple[Statement, ...] = ()
+    """Statements added to the key policy after the ones above (e.g. other accounts' use).
+    @default ()"""
     deletion_window_days: int = 30
     """@default 30 (the maximum: the longest time to notice a mistaken deletion)"""
     prevent_destroy: bool = True
@@ -149,6 +152,7 @@ class EncryptionKey(Construct):
                     },
                 )
             )
+        statements.extend(props.extra_statements)
         key = KmsKey(
             self,
             "key",

@@ -87,6 +87,8 @@ class NetworkProps:
     """`per_az` (highly available), `single` (cheap) or `none` (endpoints only). @default per_az"""
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     """AWS services reached privately through interface endpoints. @default the seven above"""
+    isolated_ports: tuple[int, ...] = (5432,)
+    """TCP ports the isolated tier (databases) accepts from inside the VPC. @default (5432,)"""
     zone_slots: int = DEFAULT_ZONE_SLOTS
     """Zones the address plan leaves room for (at least the zones used): slot i belongs to zone i
     of `availability_zones`, so appending a zone later moves no subnet. @default 4"""
@@ -110,6 +112,12 @@ class NetworkProps:
                 self.nat_gateways,
                 f"must be one of {', '.join(m.value for m in NatMode)}",
             ) from None
+        require(
+            all(0 < port < 65536 for port in self.isolated_ports),
+            "NetworkProps.isolated_ports",
+            self.isolated_ports,
+            "must be TCP ports (1-65535)",
+        )
         require(
             self.zone_slots >= self.az_count,
             "NetworkProps.zone_slots",
@@ -299,17 +307,33 @@ class Network(Construct):
             subnet_ids=self.isolated_subnet_ids,
             tags={"Name": f"{props.name}-isolated"},
         )
-        for direction, egress in (("ingress", False), ("egress", True)):
+        # NACLs are stateless: the database ports in, and replies to the VPC's ephemeral ports
+        # out; everything else, and anything from outside the VPC, is denied.
+        for number, port in enumerate(props.isolated_ports):
             NetworkAclRule(
                 self,
-                f"isolated-nacl-{direction}-vpc",
+                f"isolated-nacl-ingress-{port}",
                 network_acl_id=isolated.id,
-                rule_number=100,
-                egress=egress,
-                protocol="-1",
+                rule_number=100 + 10 * number,
+                egress=False,
+                protocol="tcp",
+                from_port=port,
+                to_port=port,
                 rule_action="allow",
                 cidr_block=props.vpc_cidr,
             )
+        NetworkAclRule(
+            self,
+            "isolated-nacl-egress-replies",
+            network_acl_id=isolated.id,
+            rule_number=100,
+            egress=True,
+            protocol="tcp",
+            from_port=1024,
+            to_port=65535,
+            rule_action="allow",
+            cidr_block=props.vpc_cidr,
+        )
 
     def _endpoints(self, props: NetworkProps) -> None:
         target = props.target

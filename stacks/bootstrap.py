@@ -8,7 +8,6 @@ local file out of git and back it up.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -58,12 +57,11 @@ class StateBootstrapStack(TerraformStack):
                 # Only S3 uses the key, for the state bucket; the account keeps administering it.
                 direct_use=False,
                 via_services=(state.via_service,),
+                extra_statements=_accounts_use_key_through_s3(
+                    state, sorted({e.aws_account_id for e in foreign})
+                ),
             ),
         )
-        if foreign:
-            _let_accounts_use_key_through_s3(
-                state_key, state, sorted({e.aws_account_id for e in foreign})
-            )
         log_bucket_name = f"{state.bucket}-access-logs"
         # S3 server access logs can only be delivered to an SSE-S3 bucket, and a log bucket
         # logging to itself would loop: this one is encrypted with SSE-S3 and not logged.
@@ -143,30 +141,28 @@ def _state_access(state: StateNames, environment: EnvironmentConfig) -> tuple[St
     )
 
 
-def _let_accounts_use_key_through_s3(
-    key: EncryptionKey, state: StateNames, accounts: Sequence[str]
-) -> None:
+def _accounts_use_key_through_s3(
+    state: StateNames, accounts: Sequence[str]
+) -> tuple[Statement, ...]:
     """Environment accounts may use the state key only through S3 and only for the state
-    bucket. EncryptionKeyProps has no field for other accounts yet, so the statement is added
-    to the policy the construct rendered."""
+    bucket."""
+    if not accounts:
+        return ()
     bucket_arn = state.target.arn("s3", state.bucket)
-    kms_key = key.node.find_child("key")
-    document = json.loads(kms_key.policy_input)
-    statement = Statement(
-        sid="EnvironmentAccountsUseKeyThroughS3",
-        # In a key policy the resource "*" means "this key": there is no narrower form.
-        principals={"AWS": "*"},
-        actions=["kms:Decrypt", "kms:GenerateDataKey"],
-        resources=["*"],
-        conditions={
-            "StringEquals": {
-                "kms:CallerAccount": accounts[0] if len(accounts) == 1 else list(accounts),
-                "kms:ViaService": state.via_service,
+    return (
+        Statement(
+            sid="EnvironmentAccountsUseKeyThroughS3",
+            # In a key policy the resource "*" means "this key": there is no narrower form.
+            principals={"AWS": "*"},
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {
+                    "kms:CallerAccount": accounts[0] if len(accounts) == 1 else list(accounts),
+                    "kms:ViaService": state.via_service,
+                },
+                # With an S3 bucket key the context is the bucket's ARN, without one the object's.
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
             },
-            # With an S3 bucket key the context is the bucket's ARN, without one the object's.
-            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
-        },
+        ),
     )
-    document["Statement"].append(statement.render())
-    # Rendered as policy_document renders: compact, key order kept, so synth stays stable.
-    kms_key.policy = json.dumps(document, separators=(",", ":"))

@@ -387,6 +387,7 @@ def test_without_nat_private_subnets_have_no_default_route(built):
         ({"availability_zones": ("eu-west-1a", "eu-west-1a")}, "NetworkProps.availability_zones"),
         ({"nat_gateways": "sometimes"}, "NetworkProps.nat_gateways"),
         ({"vpc_cidr": "10.0.0.0/26"}, "NetworkProps.vpc_cidr"),
+        ({"isolated_ports": (0,)}, "NetworkProps.isolated_ports"),
     ],
 )
 def test_bad_props_fail_with_the_field_named(overrides, field):

@@ -67,3 +67,18 @@ def test_keyspace_is_named_per_environment(synthesized):
     for env in ("dev", "prod"):
         output = synthesized.stacks[env]["output"]["keyspace_name"]["value"]
         assert output == f"checkins_{env}"
+
+
+# One per account and unnamed: counted per account instead.
+ONE_PER_ACCOUNT = ("aws_s3_account_public_access_block",)
+
+
+@pytest.mark.parametrize("resource_type", ONE_PER_ACCOUNT)
+def test_account_wide_settings_exist_once_per_account(synthesized, resource_type):
+    owners: dict[str, list[str]] = {}
+    for name, stack in synthesized.stacks.items():
+        (provider,) = stack["provider"]["aws"]
+        (account,) = provider["allowed_account_ids"]
+        owners.setdefault(account, [])
+        owners[account] += [name] * len(synthesized.resources(name, resource_type))
+    assert {account: len(stacks) for account, stacks in owners.items()} == dict.fromkeys(owners, 1)
