@@ -25,6 +25,9 @@ scan: synth ## checkov policy scan of every synthesized stack (accepted findings
 	@bash scripts/test-deps.sh
 	@$(PY) -m devtools.checkov_scan cdktf.out
 
+verify: synth ## Terraform init/validate/plan/apply/re-plan/destroy of every stack against an emulated AWS
+	@$(PY) -m devtools.terraform_verify cdktf.out
+
 test: setup ## Install test servers if missing, then run the whole test suite
 	@bash scripts/test-deps.sh
 	@$(PY) -m pytest

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.cassandra_fixtures",
     "tests.support.synth_fixtures",
     "tests.support.checkov_fixtures",
+    "tests.support.terraform_fixtures",
 ]
