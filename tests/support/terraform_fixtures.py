@@ -59,10 +59,12 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def terraform_verification(request: pytest.FixtureRequest, synthesized, tmp_path_factory) -> Report:
+def terraform_verification(request: pytest.FixtureRequest, tmp_path_factory) -> Report:
     outcome = request.config.stash[_outcome_key]
     workdir = tmp_path_factory.mktemp("terraform-verify")
     try:
+        find_terraform()  # before the synth: a machine without Terraform skips at once
+        synthesized = request.getfixturevalue("synthesized")
         report = Verification(synthesized.outdir, workdir).run()
     except (ToolchainUnavailable, MotoUnavailable) as exc:
         reason = f"Terraform cannot run here: {exc}"
