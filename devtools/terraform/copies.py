@@ -52,6 +52,10 @@ NEWER_PROVIDER_ARGUMENTS: tuple[NewerArgument, ...] = (
 EMULATOR_CANNOT_CREATE: dict[str, str] = {
     "aws_keyspaces_keyspace": "moto has no Amazon Keyspaces API: the create call waits forever",
     "aws_keyspaces_table": "moto has no Amazon Keyspaces API: the create call waits forever",
+    "aws_s3_account_public_access_block": (
+        "the provider calls S3 Control at <account>.<endpoint> (the account id as a host "
+        "prefix), a name no loopback endpoint resolves"
+    ),
 }
 
 # Attributes the emulator reads back differently from what was sent, so the re-plan would show a
@@ -241,7 +245,8 @@ def allow_destroy(doc: Doc, notes: CopyNotes) -> None:
 
 def force_destroy_buckets(doc: Doc, notes: CopyNotes) -> None:
     """The run writes into its buckets (state and lock files, and the access logs moto delivers
-    even while the destroy runs): a bucket without `force_destroy` would refuse the clean-up."""
+    even while the destroy runs): a bucket without `force_destroy` would refuse the clean-up.
+    The runner empties the buckets first; this catches what arrives during the destroy."""
     for name, body in doc.get("resource", {}).get("aws_s3_bucket", {}).items():
         if not body.get("force_destroy"):
             body["force_destroy"] = True
@@ -293,6 +298,11 @@ def point_at_emulator(doc: Doc, emulator: Emulator) -> None:
             skip_metadata_api_check=True,
             s3_use_path_style=True,
             endpoints=[{name: emulator.endpoint for name in emulator.endpoint_names}],
+            # S3 Control puts the account id in front of the endpoint's host
+            # (`<account>.127.0.0.1`), a name no resolver answers: such requests go through the
+            # emulator as an HTTP proxy, which never resolves it. Loopback hosts are never
+            # proxied, so every other request still goes straight to the endpoint.
+            http_proxy=emulator.endpoint,
         )
         # Kept on purpose: skip_requesting_account_id stays off, so allowed_account_ids is
         # checked against the account the emulator answers for.

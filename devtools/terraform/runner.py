@@ -513,15 +513,43 @@ class Verification:
             step.detail = "\n".join(problems)
         return not problems
 
+    def _empty_buckets(self, run: StackRun, folder: Path) -> list[str]:
+        """Remove what the run wrote into the stack's buckets (state and lock files, access
+        logs), every version. The copies' `force_destroy` would do it, but moto 5.2 answers
+        HTTP 500 when the provider deletes delete markers that way; this order it handles."""
+        # `state pull` reads the state without starting the provider (`show -json` would).
+        state = json.loads(self.tf(folder, "state", "pull", log="state-pull").stdout or "{}")
+        region = (run.doc.get("provider", {}).get("aws") or [{}])[0].get("region", "us-east-1")
+        s3 = self._aws(self.servers[run.account], "s3", region)
+        emptied = []
+        for resource in state.get("resources", []):
+            if resource["type"] != "aws_s3_bucket" or resource.get("mode") != "managed":
+                continue
+            for instance in resource.get("instances", []):
+                bucket = instance["attributes"]["bucket"]
+                listed = s3.list_object_versions(Bucket=bucket)
+                objects = [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+                ]
+                for i in range(0, len(objects), 1000):
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects[i : i + 1000]})
+                if objects:
+                    emptied.append(f"{bucket} ({len(objects)} object versions)")
+        return emptied
+
     def destroy(self, run: StackRun) -> None:
         folder = self.workdir / run.name / "applied"
 
-        # The re-plan has just refreshed every resource: no second refresh here.
-        self._timed(
-            run,
-            "destroy",
-            lambda s: self._command_step(s, folder, "destroy", "-auto-approve", "-refresh=false"),
-        )
+        def destroy(step: Step) -> bool:
+            emptied = self._empty_buckets(run, folder)
+            # The re-plan has just refreshed every resource: no second refresh here.
+            ok = self._command_step(step, folder, "destroy", "-auto-approve", "-refresh=false")
+            if ok and emptied:
+                step.detail = "emptied before destroy: " + "; ".join(emptied)
+            return ok
+
+        self._timed(run, "destroy", destroy)
 
     def run(self) -> Report:
         runs = self.load_stacks()

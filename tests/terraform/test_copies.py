@@ -163,6 +163,7 @@ def test_provider_talks_to_the_emulator_and_still_checks_the_account():
     assert provider["allowed_account_ids"] == ["111122223333"]
     assert "skip_requesting_account_id" not in provider
     assert provider["s3_use_path_style"] is True
+    assert provider["http_proxy"] == EMULATOR.endpoint  # for S3 Control's <account>.<host>
 
 
 def test_full_copy_keeps_every_resource_and_applied_copy_keeps_the_backend():
