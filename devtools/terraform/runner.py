@@ -297,23 +297,24 @@ class Verification:
                 f"Terraform {terraform.version} is older than the stacks' required_version "
                 f"{wanted_tf!r}: the copies require {terraform.version}"
             )
-        if choice.relaxed:
-            self.report.relaxed.append(choice.note)
         self.provider_pin = choice.pin
 
         for account in dict.fromkeys(r.account for r in runs):
             self.servers[account] = MotoServer(account, self.workdir).start()
-        self.endpoint_names = self._endpoint_names(probe, runs[0].account)
+        self.endpoint_names = self._endpoint_names(probe, runs[0])
         self.report.setup_seconds = time.monotonic() - started
 
-    def _endpoint_names(self, probe: Path, account: str) -> tuple[str, ...]:
-        """Every service endpoint the provider has, one name per service (no aliases)."""
+    def _endpoint_names(self, probe: Path, run: StackRun) -> tuple[str, ...]:
+        """Every service endpoint the provider has, one name per service (no aliases).
+        The same probe shows that the provider reaches the emulator as the stack's account."""
         block = self._schema["provider"]["block"]["block_types"]["endpoints"]["block"]
         names = list(block["attributes"])
-        server = self.servers[account]
+        server = self.servers[run.account]
+        region = (run.doc.get("provider", {}).get("aws") or [{}])[0].get("region", "us-east-1")
+        provider = {"region": region, "allowed_account_ids": [run.account]}
         doc = {
             "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws"}}},
-            "provider": {"aws": [{"region": "eu-west-1", "allowed_account_ids": [account]}]},
+            "provider": {"aws": [provider]},
             "data": {"aws_caller_identity": {"probe": {}}},
         }
         copies.point_at_emulator(doc, copies.Emulator(server.endpoint, tuple(names)))
