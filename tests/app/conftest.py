@@ -28,8 +28,11 @@ from tests.app.tokens import (
     new_signing_key,
 )
 
+TEST_CURSOR_KEY = "test-cursor-key-" + "0" * 32
+
 
 def app_settings(**overrides: object) -> Settings:
+    overrides.setdefault("cursor_keys", TEST_CURSOR_KEY)
     return Settings(auth_jwks_url=JWKS_URL, auth_issuer=ISSUER, **overrides)  # type: ignore[arg-type]
 
 

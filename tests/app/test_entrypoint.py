@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from tests.app.conftest import TEST_CURSOR_KEY
 from tests.app.tokens import ISSUER, bearer, mint, new_signing_key, public_jwk
 
 
@@ -56,6 +57,7 @@ def test_entrypoint_serves_logs_json_and_shuts_down_on_sigterm(
         "APP_AUTH_JWKS_URL": jwks_url,
         "APP_AUTH_JWKS_ALLOW_HTTP": "true",
         "APP_AUTH_ISSUER": ISSUER,
+        "APP_CURSOR_KEYS": TEST_CURSOR_KEY,
         "APP_HOST": "127.0.0.1",
         "APP_PORT": str(port),
         "KEYSPACES_CONTACT_POINTS": ",".join(cassandra_node.contact_points),
@@ -132,6 +134,7 @@ def test_invalid_keyspaces_environment_is_named_before_serving(jwks_endpoint):
         "APP_AUTH_JWKS_URL": jwks_url,
         "APP_AUTH_JWKS_ALLOW_HTTP": "true",
         "APP_AUTH_ISSUER": ISSUER,
+        "APP_CURSOR_KEYS": TEST_CURSOR_KEY,
         "KEYSPACES_PORT": "0",
     }
     result = subprocess.run(

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from service_kit.middleware import with_security_headers
+
 log = logging.getLogger("service_kit.errors")
 
 
@@ -51,7 +53,10 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         exc_info=exc,
         extra={"method": request.method, "path": request.url.path},
     )
-    return error(500, "internal error")
+    # Starlette sends this answer outside the user middleware: add the headers here.
+    response = error(500, "internal error")
+    response.raw_headers[:] = with_security_headers(response.raw_headers)
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -65,6 +65,46 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+# Sent with every answer of an API that browsers should never render, frame, sniff or cache
+# (OWASP ASVS 14.4): the answers are JSON for apps, never pages. HSTS is the HTTPS load
+# balancer's header, not the service's: the service itself speaks plain HTTP behind it.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+)
+# Answers carry tokens and personal data: nothing stores them unless a route says otherwise
+# (the JWKS is public and cacheable).
+DEFAULT_CACHE_CONTROL = (b"cache-control", b"no-store")
+
+
+def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus the security headers and, when the route set none, ``no-store``."""
+    present = {name.lower() for name, _ in headers}
+    extra = [h for h in (*SECURITY_HEADERS, DEFAULT_CACHE_CONTROL) if h[0] not in present]
+    return [*headers, *extra]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP answer that passes through it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = with_security_headers(list(message.get("headers", [])))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def too_large(limit: int) -> str:
     return f"request body exceeds {limit} bytes"
 

@@ -19,6 +19,7 @@ from service_kit.settings import settings_or_exit
 from checkins_app.api import errors
 from checkins_app.api.routes import checkins, devices, health
 from checkins_app.core.config import Settings, load_keyspaces_settings, load_settings
+from checkins_app.core.cursor import CursorSigner
 from checkins_app.core.security import JwksCache, TokenVerifier, http_jwks_fetcher
 from checkins_app.store.repository import Repository
 
@@ -94,6 +95,7 @@ def create_app(
     JWKS."""
     settings = settings or settings_or_exit(load_settings)
     app = service_kit.app.build(settings, name="checkins_app", lifespan=lifespan, **OPENAPI_INFO)
+    app.state.cursor_signer = CursorSigner(settings.cursor_key_list())
     app.state.keyspaces = keyspaces
     app.state.repository = repository
     app.state.jwks_client = jwks_client

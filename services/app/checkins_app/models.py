@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -12,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -36,6 +38,25 @@ def _encodable(text: str) -> str:
 
 
 SafeText = Annotated[str, AfterValidator(_encodable)]
+
+# ISO 8601 date and time with a UTC offset ("Z" or "+02:00"), nothing else: pydantic alone
+# would also take Unix seconds as a number or a numeric string.
+_ISO_WITH_OFFSET = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
+)
+
+
+def _iso_8601_text(value: object) -> object:
+    if isinstance(value, datetime):  # constructed in code, not parsed
+        return value
+    if not isinstance(value, str) or not _ISO_WITH_OFFSET.fullmatch(value):
+        raise ValueError(
+            "ts must be an ISO 8601 date and time with an offset, e.g. 2026-01-01T12:00:00Z"
+        )
+    return value
+
+
+IsoTimestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601_text)]
 
 
 def _check_json_tree(value: Any, depth: int) -> None:
@@ -62,7 +83,7 @@ class _Strict(BaseModel):
 
 class CheckinIn(_Strict):
     checkin_id: UUID = Field(description="Client-generated id; retries reuse it (idempotency key)")
-    ts: AwareDatetime = Field(
+    ts: IsoTimestamp = Field(
         description="Device time of the check-in, ISO 8601 with offset; stored to the millisecond"
     )
     payload: dict[str, JsonValue] = Field(

@@ -30,6 +30,27 @@ def normalise_email(value: str) -> str:
     return email
 
 
+# Characters that render as nothing (or move text around) and would let two addresses look
+# identical: format (bidi controls, zero-width, BOM, soft hyphen), control, line and paragraph
+# separators, private-use, surrogate and unassigned code points, and the invisible fillers
+# and variation selectors that belong to other categories. NFKC keeps them, so they are
+# refused at sign-up (an existing account still logs in with the address it has).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Co", "Cs", "Cn", "Zl", "Zp"})
+_INVISIBLE = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0x3164,
+     0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)}
+)  # fmt: skip
+
+
+def refuse_invisible(value: str) -> str:
+    for char in value:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES or ord(char) in _INVISIBLE:
+            raise ValueError(
+                f"e-mail address contains an invisible or control character (U+{ord(char):04X})"
+            )
+    return value
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,7 +74,7 @@ class SignUp(Request):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        return normalise_email(value)
+        return refuse_invisible(normalise_email(refuse_invisible(value)))
 
     @model_validator(mode="after")
     def _policy(self) -> SignUp:

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from checkins_app.core.config import Settings
+from checkins_app.core.cursor import CursorSigner
 from checkins_app.core.security import InvalidToken, Principal, TokenVerifier
 from checkins_app.store.repository import Repository
 
@@ -27,6 +28,10 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_repository(request: Request) -> Repository:
     return request.app.state.repository
+
+
+async def get_cursor_signer(request: Request) -> CursorSigner:
+    return request.app.state.cursor_signer
 
 
 def _unauthorized(reason: str) -> HTTPException:
@@ -82,3 +87,4 @@ class RequireScope:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RepositoryDep = Annotated[Repository, Depends(get_repository)]
+SignerDep = Annotated[CursorSigner, Depends(get_cursor_signer)]

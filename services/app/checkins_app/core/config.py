@@ -8,10 +8,12 @@ shared `checkins_data` package, so the app and the cleanup job configure it the 
 from __future__ import annotations
 
 from checkins_data.connection import KeyspacesSettings
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from service_kit import settings as kit
 from service_kit.server import ServerSettings
+
+from checkins_app.core.cursor import MIN_KEY_BYTES
 
 
 class Settings(BaseSettings, ServerSettings):
@@ -48,6 +50,18 @@ class Settings(BaseSettings, ServerSettings):
     max_age_days: int = Field(default=30, ge=1, le=365)
     # `GET .../checkins` without `since` looks back this far.
     default_lookback_days: int = Field(default=7, ge=1, le=365)
+    # The cleanup job's archive retention (its CLEANUP_APP_MAX_AGE_DAYS), when known: it must
+    # exceed max_age_days, or the app would not re-write the index rows of days the job has
+    # already cleaned and their rows would stay forever. Checked at start-up.
+    cleanup_retention_days: int | None = Field(default=None, ge=1, le=3650)
+
+    # --- Paging ---
+    # HMAC-SHA256 keys of the paging cursors, comma-separated, each at least 32 characters:
+    # the first signs, all verify (rotation: put the new key first, drop the old one once
+    # cursors signed with it have expired). A secret: from Secrets Manager on AWS.
+    cursor_keys: SecretStr = Field(description="Cursor signing keys, current first")
+    # Time budget of one read: a page that reaches it answers with what it has and a cursor.
+    read_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
 
     # --- Operations ---
     # Sent with every 503 so clients back off instead of hammering a struggling cluster.
@@ -62,7 +76,27 @@ class Settings(BaseSettings, ServerSettings):
             )
         if self.default_lookback_days > self.max_age_days:
             raise ValueError("APP_DEFAULT_LOOKBACK_DAYS must not exceed APP_MAX_AGE_DAYS")
+        if (
+            self.cleanup_retention_days is not None
+            and self.cleanup_retention_days <= self.max_age_days
+        ):
+            raise ValueError(
+                f"APP_CLEANUP_RETENTION_DAYS ({self.cleanup_retention_days}) must be greater "
+                f"than APP_MAX_AGE_DAYS ({self.max_age_days}): the cleanup job would remove "
+                "days the app still writes to"
+            )
+        keys = self.cursor_key_list()
+        if any(len(key) < MIN_KEY_BYTES for key in keys):
+            raise ValueError(
+                f"APP_CURSOR_KEYS: every comma-separated key must be at least {MIN_KEY_BYTES} "
+                "characters"
+            )
         return self
+
+    def cursor_key_list(self) -> list[bytes]:
+        """The cursor keys, current first (empty entries are ignored)."""
+        raw = self.cursor_keys.get_secret_value()
+        return [part.strip().encode() for part in raw.split(",") if part.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -102,6 +102,17 @@ class StoredCheckin:
     ts: datetime
     payload: str
     received_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RecentPage:
+    """One page of recent check-ins. `more`: a next page may exist; `resume_day`: the read
+    stopped early (partition budget, deadline, client gone) and the next page starts at the
+    top of that day; otherwise it starts after the last row."""
+
+    rows: list[StoredCheckin]
+    more: bool
+    resume_day: date | None = None
 
 
 class _BoundedSet:
@@ -334,17 +345,33 @@ class Repository:
         *,
         since: datetime,
         newest: datetime,
-        after: tuple[datetime, UUID] | None,
+        after: tuple[datetime, UUID | None] | None,
         limit: int,
-    ) -> tuple[list[StoredCheckin], bool]:
+        max_partitions: int | None = None,
+        stop: Callable[[], Awaitable[bool]] | None = None,
+    ) -> RecentPage:
         """Check-ins with `since <= ts`, newest first, starting after position `after` (or
-        at the newest day, the day of `newest`). Returns the page and whether more exist."""
+        at the newest day, the day of `newest`; `(ts, None)`: at the top of the day of `ts`).
+
+        The work is bounded whatever the input: at most `max_partitions` day partitions, and
+        after each partition `stop()` (deadline reached, client gone) may end the read early.
+        At least one partition is read, so paging always progresses. A read that ends before
+        the window is exhausted and before the page is full says where to resume
+        (`resume_day`: read that day from its top next)."""
         want = limit + 1
         found: list[Any] = []
         day = day_of(after[0]) if after is not None else day_of(newest)
         first_day = day_of(since)
+        visited = 0
+        resume_day: date | None = None
         while day >= first_day and len(found) < want:
-            if after is not None and day == day_of(after[0]):
+            if visited and (
+                (max_partitions is not None and visited >= max_partitions)
+                or (stop is not None and await stop())
+            ):
+                resume_day = day
+                break
+            if after is not None and after[1] is not None and day == day_of(after[0]):
                 ts, checkin_id = after
                 found += await self._run(
                     self._day_same_ts, (device_id, day, ts, checkin_id, want - len(found))
@@ -357,6 +384,7 @@ class Repository:
                 found += await self._run(
                     self._day_from_top, (device_id, day, since, want - len(found))
                 )
+            visited += 1
             day -= timedelta(days=1)
         page = [
             StoredCheckin(
@@ -368,4 +396,7 @@ class Repository:
             )
             for r in found[:limit]
         ]  # fmt: skip
-        return page, len(found) > limit
+        if len(found) > limit:
+            resume_day = None  # the page is full: the next one starts after its last row
+        return RecentPage(page, more=len(found) > limit or resume_day is not None,
+                          resume_day=resume_day)  # fmt: skip

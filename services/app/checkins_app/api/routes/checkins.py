@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime
 from service_kit.errors import ErrorBody
 
-from checkins_app.api.deps import RepositoryDep, RequireScope, SettingsDep
+from checkins_app.api.deps import RepositoryDep, RequireScope, SettingsDep, SignerDep
 from checkins_app.core.config import Settings
-from checkins_app.core.cursor import MAX_CURSOR_CHARS, CheckinPosition
+from checkins_app.core.cursor import MAX_CURSOR_CHARS, CheckinPosition, InvalidCursor
 from checkins_app.core.security import Principal
 from checkins_app.models import (
     DEFAULT_PAGE,
@@ -99,10 +100,12 @@ async def post_checkins(
 
 @router.get("", summary="Recent check-ins, newest first, paged", responses=_errors)
 async def get_checkins(
+    request: Request,
     device_id: DeviceId,
     principal: Annotated[Principal, Depends(RequireScope("checkins:read"))],
     repository: RepositoryDep,
     settings: SettingsDep,
+    signer: SignerDep,
     since: Annotated[
         AwareDatetime | None,
         Query(description="Oldest check-in time to return (default: the lookback window)"),
@@ -113,17 +116,26 @@ async def get_checkins(
         Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the previous page"),
     ] = None,
 ) -> CheckinPage:
+    started = time.monotonic()
     now = datetime.now(UTC)
     oldest, newest = _window(settings, now)
-    after = None
+    floor = oldest - timedelta(days=1)
+    after: tuple[datetime, UUID | None] | None = None
     if cursor:
-        position = CheckinPosition.decode(cursor, device_id)
+        # Signed, so its fields are the service's own; still, a cursor from outside today's
+        # window (an old one, or one signed with a leaked key) must not widen the read.
+        position = CheckinPosition.decode(cursor, device_id, signer)
+        if not floor <= position.since <= position.ts <= newest:
+            raise InvalidCursor(
+                f"cursor is outside the last {settings.max_age_days} days; start again "
+                "without a cursor"
+            )
         lower, after = position.since, (position.ts, position.checkin_id)
     elif since is not None:
         lower = to_millis(since)
     else:
         lower = to_millis(now - timedelta(days=settings.default_lookback_days))
-    if lower < oldest - timedelta(days=1):
+    if lower < floor:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [
@@ -135,13 +147,30 @@ async def get_checkins(
             ],
         )
     await _check_owner(device_id, principal, repository)
-    rows, more = await repository.recent_checkins(
-        device_id, since=lower, newest=newest, after=after, limit=limit
+    deadline = started + settings.read_deadline_seconds
+
+    async def stop() -> bool:
+        # Between partitions: past the time budget, or nobody is waiting for the answer.
+        return time.monotonic() >= deadline or await request.is_disconnected()
+
+    page = await repository.recent_checkins(
+        device_id,
+        since=lower,
+        newest=newest,
+        after=after,
+        limit=limit,
+        max_partitions=settings.max_age_days + 1,
+        stop=stop,
     )
+    rows = page.rows
     next_cursor = None
-    if more and rows:
+    if page.resume_day is not None:
+        top = datetime.combine(page.resume_day, datetime.min.time(), tzinfo=UTC)
+        position = CheckinPosition(device_id, max(top, lower), None, lower)
+        next_cursor = position.encode(signer)
+    elif page.more and rows:
         last = rows[-1]
-        next_cursor = CheckinPosition(device_id, last.ts, last.checkin_id, lower).encode()
+        next_cursor = CheckinPosition(device_id, last.ts, last.checkin_id, lower).encode(signer)
     return CheckinPage(
         device_id=device_id,
         checkins=[

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from service_kit.errors import ErrorBody
 
-from checkins_app.api.deps import RepositoryDep, RequireScope
+from checkins_app.api.deps import RepositoryDep, RequireScope, SignerDep
 from checkins_app.core.cursor import MAX_CURSOR_CHARS, DevicePosition
 from checkins_app.core.security import Principal
 from checkins_app.models import DEFAULT_PAGE, MAX_PAGE, Device, DeviceCreate, DevicePage
@@ -63,13 +63,14 @@ async def register_device(
 async def list_devices(
     principal: Annotated[Principal, Depends(RequireScope("devices:read"))],
     repository: RepositoryDep,
+    signer: SignerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> DevicePage:
-    after = DevicePosition.decode(cursor, principal.subject).device_id if cursor else None
+    after = DevicePosition.decode(cursor, principal.subject, signer).device_id if cursor else None
     devices, more = await repository.list_devices(principal.subject, after, limit)
     next_cursor = (
-        DevicePosition(principal.subject, devices[-1].device_id).encode()
+        DevicePosition(principal.subject, devices[-1].device_id).encode(signer)
         if more and devices
         else None
     )
