@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -58,32 +59,18 @@ def _free_port() -> int:
 
 
 def serve_bare(port: int) -> None:
-    """Child process: a one-endpoint FastAPI app under the app's own uvicorn options."""
-    import logging.config
-
-    import uvicorn
-    from checkins_app.core.logging import log_config
+    """Child process: a one-endpoint FastAPI app under the app's own run command options
+    (service_kit.server, as `python -m checkins_app` uses them)."""
     from fastapi import FastAPI
+    from service_kit.server import ServerSettings, serve
 
-    config = log_config("INFO")
-    logging.config.dictConfig(config)
     app = FastAPI()
 
     @app.get("/bare")
     async def bare() -> dict[str, str]:
         return {"status": "ok"}
 
-    # The same options as `python -m checkins_app` (checkins_app/__main__.py).
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=config,
-        access_log=True,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-        server_header=False,
-    )
+    serve(app, ServerSettings(host="127.0.0.1", port=port))
 
 
 class _Jwks(BaseHTTPRequestHandler):
@@ -227,7 +214,7 @@ def measure(name: str, port: int, make, *, expect: int, seconds: float, items: i
 def driver_ceiling(node, keyspace: str, seconds: float) -> Result:
     """The same single-row insert issued straight through the driver (no HTTP, no auth), with
     the same concurrency: how fast this Cassandra on this machine takes writes from Python."""
-    from checkins_app.db import execute
+    from checkins_app.store.db import execute
     from checkins_data.connection import KeyspacesSettings, connect
     from checkins_data.schema import CHECKINS_BY_DEVICE_DAY, build_schema
 
@@ -303,6 +290,8 @@ def run(seconds: float) -> list[Result]:
         "APP_AUTH_JWKS_URL": jwks_url,
         "APP_AUTH_JWKS_ALLOW_HTTP": "true",
         "APP_AUTH_ISSUER": ISSUER,
+        # A fresh key per run: the benchmark pages nothing across runs.
+        "APP_CURSOR_KEYS": secrets.token_urlsafe(32),
         "KEYSPACES_CONTACT_POINTS": ",".join(node.contact_points),
         "KEYSPACES_PORT": str(node.port),
         "KEYSPACES_LOCAL_DC": node.local_dc,

@@ -27,7 +27,9 @@ class ServerSettings(BaseModel):
     """The run command's settings, mixed into each service's settings (and so read with its
     environment prefix)."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - the container listens on all interfaces behind the ALB
+    # Loopback unless told otherwise: a service started by hand is not reachable from the
+    # network. The images set 0.0.0.0 (the container listens behind the load balancer).
+    host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # One line per request (method, path without query string, status, duration, client IP).
