@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 NODE_DIR = $(shell $(PY) -c 'import os; from toolchain.node import node_binary; print(os.path.dirname(node_binary()))' 2>/dev/null)
 
-.PHONY: help setup synth cdktf-synth scan test ci lint lock bench bench-synth bench-auth bench-app bench-cleanup
+.PHONY: help setup synth cdktf-synth scan test ci lint lock bench bench-synth bench-auth bench-app bench-cleanup run-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ bench-auth: setup ## Auth service req/s and latency on a real uvicorn + PostgreS
 bench-app: setup ## Main app req/s and latency on a real uvicorn + Cassandra
 	@bash scripts/test-deps.sh
 	@$(PY) bench/app_bench.py
+
+run-local: setup ## PostgreSQL, Cassandra, auth (127.0.0.1:8001) and app (127.0.0.1:8000) together; Ctrl-C stops
+	@bash scripts/test-deps.sh
+	@$(PY) -m devtools.local_stack
 
 bench-cleanup: setup ## Cleanup job rows/s and peak memory against Cassandra + moto
 	@bash scripts/test-deps.sh
