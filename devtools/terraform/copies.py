@@ -52,10 +52,6 @@ NEWER_PROVIDER_ARGUMENTS: tuple[NewerArgument, ...] = (
 EMULATOR_CANNOT_CREATE: dict[str, str] = {
     "aws_keyspaces_keyspace": "moto has no Amazon Keyspaces API: the create call waits forever",
     "aws_keyspaces_table": "moto has no Amazon Keyspaces API: the create call waits forever",
-    "aws_s3_account_public_access_block": (
-        "the provider calls S3 Control at <account>.<endpoint> (the account id as a host "
-        "prefix), a name no loopback endpoint resolves"
-    ),
 }
 
 # Attributes the emulator reads back differently from what was sent, so the re-plan would show a
