@@ -114,7 +114,24 @@ def test_one_page_visits_at_most_max_age_plus_one_partitions(counting, caller):
         rows, pages = read_all(client, device_id, caller.headers, limit=5, since=since)
     assert len(rows) == 1
     assert pages == 1
-    assert len({day for _, day in repo.partition_reads}) <= 10 + 1
+    # 10 + 1 days, one more in the minutes the allowed skew reaches past midnight.
+    crosses = (datetime.now(UTC) + timedelta(seconds=300)).date() != datetime.now(UTC).date()
+    assert len({day for _, day in repo.partition_reads}) <= 10 + 1 + crosses
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 12, 1, 12, 0, tzinfo=UTC), 11),
+        (datetime(2026, 12, 1, 23, 58, tzinfo=UTC), 12),  # the skew reaches tomorrow
+    ],
+)
+def test_page_budget_is_the_days_of_the_window(now, expected):
+    from checkins_app.api.routes.checkins import window_days
+
+    settings = app_settings(max_age_days=10, default_lookback_days=10)
+    assert settings.max_future_skew_seconds == 300
+    assert window_days(settings, now) == expected
 
 
 def test_read_deadline_answers_with_a_cursor_and_paging_stays_complete(counting, caller):

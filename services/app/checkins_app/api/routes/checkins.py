@@ -47,6 +47,13 @@ async def _check_owner(device_id: UUID, principal: Principal, repository: Reposi
         raise HTTPException(status.HTTP_403_FORBIDDEN, "device belongs to another account")
 
 
+def window_days(settings: Settings, now: datetime) -> int:
+    """UTC day partitions the accepted window spans: `APP_MAX_AGE_DAYS + 1`, one more while the
+    allowed clock skew reaches past midnight (a check-in may already sit in tomorrow's)."""
+    oldest, newest = _window(settings, now)
+    return (newest.date() - oldest.date()).days + 1
+
+
 def _window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     """Oldest and newest accepted check-in time."""
     return (
@@ -159,7 +166,7 @@ async def get_checkins(
         newest=newest,
         after=after,
         limit=limit,
-        max_partitions=settings.max_age_days + 1,
+        max_partitions=window_days(settings, now),
         stop=stop,
     )
     rows = page.rows
