@@ -101,8 +101,14 @@ def counting(app_session, app_keyspace, auth_jwks):
     return make
 
 
-def test_one_page_visits_at_most_max_age_plus_one_partitions(counting, caller):
-    repo, client = counting(max_age_days=10, default_lookback_days=10)
+@pytest.mark.parametrize("since_back", [timedelta(days=10), timedelta(days=10, hours=23)],
+                         ids=["window-start", "a-day-before-the-window"])  # fmt: skip
+def test_every_page_visits_at_most_the_window_s_partitions(counting, caller, since_back):
+    # A generous deadline, so the partition budget (not the clock) is what bounds each page.
+    from checkins_app.api.routes.checkins import window_days
+
+    repo, client = counting(max_age_days=10, default_lookback_days=10, read_deadline_seconds=30)
+    settings = app_settings(max_age_days=10, default_lookback_days=10)
     with client:
         device_id = client.post(
             "/v1/devices", json={"name": "p", "platform": "ios"}, headers=caller.headers
@@ -110,13 +116,25 @@ def test_one_page_visits_at_most_max_age_plus_one_partitions(counting, caller):
         oldest = datetime.now(UTC) - timedelta(days=10) + timedelta(hours=1)
         body = {"checkins": [item(oldest)]}
         assert client.post(url(device_id), json=body, headers=caller.headers).status_code == 201
-        since = (datetime.now(UTC) - timedelta(days=10, hours=23)).isoformat()
-        rows, pages = read_all(client, device_id, caller.headers, limit=5, since=since)
-    assert len(rows) == 1
-    assert pages == 1
-    # 10 + 1 days, one more in the minutes the allowed skew reaches past midnight.
-    crosses = (datetime.now(UTC) + timedelta(seconds=300)).date() != datetime.now(UTC).date()
-    assert len({day for _, day in repo.partition_reads}) <= 10 + 1 + crosses
+        query: dict = {"limit": 5, "since": (datetime.now(UTC) - since_back).isoformat()}
+        rows: list = []
+        visited: list[int] = []
+        while True:
+            repo.partition_reads.clear()
+            budget = window_days(settings, datetime.now(UTC))
+            response = client.get(url(device_id), params=query, headers=caller.headers)
+            assert response.status_code == 200, response.text
+            visited.append(len({day for _, day in repo.partition_reads}))
+            assert visited[-1] <= budget, visited
+            page = response.json()
+            rows += page["checkins"]
+            if page["next_cursor"] is None:
+                break
+            query = {"limit": 5, "cursor": page["next_cursor"]}
+            assert len(visited) < 5, visited
+    assert [r["checkin_id"] for r in rows] == [body["checkins"][0]["checkin_id"]]
+    # The row sits in the window's oldest day or the one after: the first page reaches it.
+    assert len(visited) == 1 or since_back > timedelta(days=10)
 
 
 @pytest.mark.parametrize(
