@@ -1,4 +1,4 @@
-"""Data: the key that encrypts the data stores, and the Keyspaces keyspace."""
+"""Data: the keys that encrypt the data stores and their secrets, and the Keyspaces keyspace."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from stacks.naming import Names
 @dataclass(frozen=True)
 class Data:
     data_key: EncryptionKey
+    secrets_key: EncryptionKey
     keyspace: CheckinsKeyspace
 
 
@@ -38,6 +39,20 @@ def build_data(
             prevent_destroy=deletion_protection,
         ),
     )
+    # Secrets get their own key: who may read a secret is then decided by the key policy and
+    # the secret's resource policy together, apart from who may read the data it guards.
+    secrets_key = EncryptionKey(
+        stack,
+        "secrets-key",
+        EncryptionKeyProps(
+            alias=names.unique("secrets"),
+            description=f"Encrypts the Secrets Manager secrets of {names.prefix}",
+            target=target,
+            via_services=(target.service_principal("secretsmanager"),),
+            direct_use=False,
+            prevent_destroy=deletion_protection,
+        ),
+    )
     keyspace = CheckinsKeyspace(
         stack,
         "keyspaces",
@@ -49,4 +64,4 @@ def build_data(
             prevent_destroy=deletion_protection,
         ),
     )
-    return Data(data_key=data_key, keyspace=keyspace)
+    return Data(data_key=data_key, secrets_key=secrets_key, keyspace=keyspace)
