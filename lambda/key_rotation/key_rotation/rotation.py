@@ -36,8 +36,12 @@ def check_pending(
         raise RotationCheckFailed(f"pending set adds {len(new)} keys, expected exactly one")
     key = new[0]
     # The new key signs a token that its published public part verifies.
-    token = jwt.encode({"alg": document.ALGORITHM, "kid": key.kid}, {"probe": True},
-                       key.private_key(), algorithms=[document.ALGORITHM])
+    token = jwt.encode(
+        {"alg": document.ALGORITHM, "kid": key.kid},
+        {"probe": True},
+        key.private_key(),
+        algorithms=[document.ALGORITHM],
+    )
     public = ECKey.import_key(key.public_jwk())
     if jwt.decode(token, public, algorithms=[document.ALGORITHM]).claims != {"probe": True}:
         raise RotationCheckFailed(f"key {key.kid}: signature does not verify")

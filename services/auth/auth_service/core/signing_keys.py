@@ -93,7 +93,8 @@ def secret_loader(
     """A blocking function that reads the secret's AWSCURRENT key set into a KeyRing."""
 
     def load() -> KeyRing:
-        value = client.get_secret_value(SecretId=secret_arn)
+        # AWSCURRENT named explicitly: the version a rotation finished, never a pending one.
+        value = client.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")
         key_set = document.parse(value["SecretString"])
         return KeyRing(
             key_set, issuer=issuer, audience=audience, ttl_seconds=ttl_seconds, clock=clock
