@@ -47,13 +47,17 @@ class _JsonFormatter(logging.Formatter):
 
 
 def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not any(isinstance(h.formatter, _JsonFormatter) for h in root.handlers):
+    """JSON lines on stdout for this package's logger; not propagated, so Lambda's own text
+    handler on the root logger does not print each record a second time."""
+    handler = next((h for h in log.handlers if isinstance(h.formatter, _JsonFormatter)), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_JsonFormatter())
-        # Lambda's own handler would print the same record again, in text.
-        root.handlers = [handler]
-    root.setLevel(level)
+        log.addHandler(handler)
+        log.propagate = False
+    else:
+        handler.setStream(sys.stdout)  # type: ignore[attr-defined]
+    log.setLevel(level)
 
 
 def _secrets_client() -> Any:
