@@ -49,7 +49,6 @@ from modules.aws_target import AwsTarget
 from modules.policy import Statement
 from modules.props import PropsError, check_arn, require
 
-
 # Per-table throughput quota of a new account (capacity units per second).
 MAX_TABLE_UNITS = 40_000
 
@@ -269,7 +268,7 @@ class CheckinsKeyspace(Construct):
                 target_tracking_scaling_policy_configuration=(
                     AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                         target_value=capacity.target_utilization_percent,
-                        predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(  # noqa: E501
+                        predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                             predefined_metric_type=f"Cassandra{kind}CapacityUtilization"
                         ),
                     )

@@ -97,7 +97,7 @@ class DataSettings(Strict):
     keyspace_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")] | None = None
     """Keyspaces keyspace (unique per account and region); default `<project>_<environment>`.
     The app and the cleanup job are given the same name."""
-    provisioned_tables: dict[str, TableCapacitySettings] = {}
+    provisioned_tables: dict[str, TableCapacitySettings] = Field(default_factory=dict)
     """Keyspaces tables with provisioned, auto-scaled capacity; the others stay on-demand (pay
     per request: right until the traffic is steady and known). Default: all on-demand."""
 

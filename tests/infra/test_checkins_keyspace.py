@@ -277,7 +277,9 @@ def _scaled():
 def scaled():
     from modules.checkins_keyspace import CheckinsKeyspace
 
-    _, doc = synth_construct(lambda stack: CheckinsKeyspace(stack, "keyspaces", _scaled()), "scaled")
+    _, doc = synth_construct(
+        lambda stack: CheckinsKeyspace(stack, "keyspaces", _scaled()), "scaled"
+    )
     return doc.json
 
 
@@ -356,5 +358,5 @@ def test_capacity_for_a_table_the_schema_lacks_is_refused():
     from modules.checkins_keyspace import TableCapacity
     from modules.props import PropsError
 
-    with pytest.raises(PropsError, match="CheckinsKeyspaceProps.provisioned"):
+    with pytest.raises(PropsError, match=r"CheckinsKeyspaceProps\.provisioned"):
         _props(provisioned={"nope": TableCapacity(1, 1, 1, 1)})
