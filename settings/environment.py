@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode
 from settings.base import NAME, FieldError, Strict, check_region
@@ -67,12 +67,51 @@ class NetworkSettings(Strict):
         return ipaddress.IPv4Network(self.vpc_cidr)
 
 
+# Keyspaces' per-table throughput quota of a new account (capacity units per second).
+_TABLE_UNITS = Field(ge=1, le=40_000)
+
+
+class TableCapacitySettings(Strict):
+    """`[data.provisioned_tables.<table>]`: provisioned capacity of one Keyspaces table, scaled
+    by Application Auto Scaling between the minimum and the maximum (units per second)."""
+
+    min_read_units: Annotated[int, _TABLE_UNITS]
+    max_read_units: Annotated[int, _TABLE_UNITS]
+    min_write_units: Annotated[int, _TABLE_UNITS]
+    max_write_units: Annotated[int, _TABLE_UNITS]
+    target_utilization_percent: Annotated[int, Field(ge=20, le=90)] = 70
+    """Consumed share of the provisioned capacity that scaling aims at (20..90)."""
+
+    @field_validator("max_read_units", "max_write_units")
+    @classmethod
+    def _max_at_least_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get(info.field_name.replace("max_", "min_"))
+        if low is not None and value < low:
+            raise ValueError(f"is below {info.field_name.replace('max_', 'min_')} ({low})")
+        return value
+
+
 class DataSettings(Strict):
     """`[data]`: the data stores. Optional section: every field has a default."""
 
     keyspace_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")] | None = None
     """Keyspaces keyspace (unique per account and region); default `<project>_<environment>`.
     The app and the cleanup job are given the same name."""
+    provisioned_tables: dict[str, TableCapacitySettings] = Field(default_factory=dict)
+    """Keyspaces tables with provisioned, auto-scaled capacity; the others stay on-demand (pay
+    per request: right until the traffic is steady and known). Default: all on-demand."""
+
+    @field_validator("provisioned_tables")
+    @classmethod
+    def _known_tables(
+        cls, value: dict[str, TableCapacitySettings]
+    ) -> dict[str, TableCapacitySettings]:
+        from checkins_data.schema import build_schema  # the tables the code queries
+
+        unknown = sorted(set(value) - {t.name for t in build_schema().tables})
+        if unknown:
+            raise ValueError(f"unknown tables {unknown}")
+        return value
 
 
 class AlarmSettings(Strict):

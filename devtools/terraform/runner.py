@@ -10,7 +10,9 @@ Per stack, in order (stacks without an S3 backend first: they create the state b
 5. `re-plan`  `terraform plan -detailed-exitcode` must exit 0: no perpetual diff
 6. `state`    S3-backed stacks: the state object is at `<project>/<env>/terraform.tfstate`,
               `aws:kms`-encrypted with the state key, and the lock file was written and removed
-7. `destroy`  after every stack was applied, in reverse order
+7. `state-secrets`  `terraform state pull` of what the apply wrote holds no private key,
+              access key or literal password (devtools/secret_scan.py)
+8. `destroy`  after every stack was applied, in reverse order
 
 Every applied stack stays applied until the end, so stacks that share an account also share
 the emulated account: a name that collides between them fails the second apply.
@@ -43,7 +45,7 @@ from devtools.terraform.toolchain import (
     satisfies,
 )
 
-STEPS = ("init", "validate", "plan", "apply", "re-plan", "state", "destroy")
+STEPS = ("init", "validate", "plan", "apply", "re-plan", "state", "state-secrets", "destroy")
 TIMEOUT = 900  # seconds per Terraform command; an emulated apply takes about a minute
 
 
@@ -437,6 +439,25 @@ class Verification:
         self._timed(run, "re-plan", replan)
         if run.s3_backend:
             self._timed(run, "state", lambda s: self._check_state(run, s))
+        self._timed(run, "state-secrets", lambda s: self._scan_state(folder, s))
+
+    def _scan_state(self, folder: Path, step: Step) -> bool:
+        """The state the apply wrote (local or in the emulated bucket) holds no secret."""
+        from devtools.secret_scan import scan_document
+
+        pulled = self.tf(folder, "state", "pull", log="state-pull")
+        if pulled.returncode != 0:
+            step.detail = "state pull: " + _error_text(pulled.stdout + pulled.stderr)
+            return False
+        state = json.loads(pulled.stdout)
+        findings = scan_document(state, "state")
+        count = sum(len(r.get("instances", [])) for r in state.get("resources", []))
+        step.detail = (
+            "\n".join(str(f) for f in findings)
+            if findings
+            else f"{count} resource instances scanned: no private key, access key or password"
+        )
+        return not findings
 
     def _state_server(self, run: StackRun) -> MotoServer:
         """The emulator of the account that holds the stack's state bucket."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from cdktf import TerraformStack
 
 from modules.aws_target import AwsTarget
-from modules.checkins_keyspace import CheckinsKeyspace, CheckinsKeyspaceProps
+from modules.checkins_keyspace import CheckinsKeyspace, CheckinsKeyspaceProps, TableCapacity
 from modules.encryption_key import EncryptionKey, EncryptionKeyProps
 from settings import DataSettings
 from stacks.naming import Names
@@ -61,6 +61,10 @@ def build_data(
             kms_key_arn=data_key.key_arn,
             # Unique per account and region: environments sharing an account need their own.
             keyspace_name=cfg.keyspace_name or names.keyspace,
+            provisioned={
+                table: TableCapacity(**capacity.model_dump())
+                for table, capacity in sorted(cfg.provisioned_tables.items())
+            },
             prevent_destroy=deletion_protection,
         ),
     )

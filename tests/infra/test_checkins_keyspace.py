@@ -255,3 +255,108 @@ def test_access_statements_name_exact_tables_and_system_keyspaces(built):
 def test_bad_props_fail_with_the_field_named(overrides, field):
     with pytest.raises(ValueError, match=field):
         _props(**overrides)
+
+
+# ---- capacity: on-demand by default, provisioned with target tracking where asked ----
+
+
+def _scaled():
+    from modules.checkins_keyspace import TableCapacity
+
+    return _props(
+        provisioned={
+            "checkins_by_device_day": TableCapacity(
+                min_read_units=10, max_read_units=200, min_write_units=20, max_write_units=400,
+                target_utilization_percent=60,
+            )
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scaled():
+    from modules.checkins_keyspace import CheckinsKeyspace
+
+    _, doc = synth_construct(
+        lambda stack: CheckinsKeyspace(stack, "keyspaces", _scaled()), "scaled"
+    )
+    return doc.json
+
+
+def test_every_table_is_on_demand_by_default(built):
+    for table in _tables(built["default"]).values():
+        assert table["capacity_specification"]["throughput_mode"] == "PAY_PER_REQUEST"
+    assert not _resources(built["default"], "aws_appautoscaling_target")
+
+
+def test_a_provisioned_table_starts_at_its_minimum_and_scaling_owns_its_units(scaled):
+    tables = _tables(scaled)
+    checkins = tables.pop("checkins_by_device_day")
+    assert checkins["capacity_specification"] == {
+        "throughput_mode": "PROVISIONED", "read_capacity_units": 10, "write_capacity_units": 20,
+    }  # fmt: skip
+    assert sorted(checkins["lifecycle"]["ignore_changes"]) == [
+        "capacity_specification[0].read_capacity_units",
+        "capacity_specification[0].write_capacity_units",
+    ]
+    for other in tables.values():  # the rest stay on-demand, with nothing ignored
+        assert other["capacity_specification"]["throughput_mode"] == "PAY_PER_REQUEST"
+        assert "ignore_changes" not in other.get("lifecycle", {})
+
+
+def test_a_provisioned_table_tracks_its_target_utilization_for_reads_and_writes(scaled):
+    targets = _resources(scaled, "aws_appautoscaling_target")
+    policies = _resources(scaled, "aws_appautoscaling_policy")
+    by_dimension = {t["scalable_dimension"]: t for t in targets.values()}
+
+    assert by_dimension.keys() == {"cassandra:table:ReadCapacityUnits",
+                                   "cassandra:table:WriteCapacityUnits"}  # fmt: skip
+    read = by_dimension["cassandra:table:ReadCapacityUnits"]
+    write = by_dimension["cassandra:table:WriteCapacityUnits"]
+    assert (read["min_capacity"], read["max_capacity"]) == (10, 200)
+    assert (write["min_capacity"], write["max_capacity"]) == (20, 400)
+    for target in targets.values():
+        assert target["service_namespace"] == "cassandra"
+        # A reference to the table: the target is registered after the table exists.
+        assert re.fullmatch(
+            r"keyspace/\$\{aws_keyspaces_table\.\S+\.keyspace_name\}/table/"
+            r"\$\{aws_keyspaces_table\.\S+\.table_name\}",
+            target["resource_id"],
+        ), target["resource_id"]
+    metrics = sorted(
+        p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"][
+            "predefined_metric_type"
+        ]
+        for p in policies.values()
+    )
+    assert metrics == ["CassandraReadCapacityUtilization", "CassandraWriteCapacityUtilization"]
+    for policy in policies.values():
+        assert policy["policy_type"] == "TargetTrackingScaling"
+        assert policy["target_tracking_scaling_policy_configuration"]["target_value"] == 60
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"min_read_units": 0}, "TableCapacity.min_read_units"),
+        ({"max_write_units": 5}, "TableCapacity.max_write_units"),
+        ({"max_read_units": 40_001}, "TableCapacity.max_read_units"),
+        ({"target_utilization_percent": 95}, "TableCapacity.target_utilization_percent"),
+    ],
+)
+def test_table_capacity_out_of_range_names_the_field(changes, field):
+    from modules.checkins_keyspace import TableCapacity
+    from modules.props import PropsError
+
+    values = {"min_read_units": 1, "max_read_units": 10, "min_write_units": 10,
+              "max_write_units": 10, **changes}  # fmt: skip
+    with pytest.raises(PropsError, match=re.escape(field)):
+        TableCapacity(**values)
+
+
+def test_capacity_for_a_table_the_schema_lacks_is_refused():
+    from modules.checkins_keyspace import TableCapacity
+    from modules.props import PropsError
+
+    with pytest.raises(PropsError, match=r"CheckinsKeyspaceProps\.provisioned"):
+        _props(provisioned={"nope": TableCapacity(1, 1, 1, 1)})

@@ -24,13 +24,16 @@ def _write_toml(path: Path, data: dict) -> None:
             return "[" + ", ".join(value(i) for i in v) + "]"
         return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v
 
-    top = "".join(f"{k} = {value(v)}\n" for k, v in data.items() if not isinstance(v, dict))
-    sections = "".join(
-        f"\n[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in table.items())
-        for name, table in data.items()
-        if isinstance(table, dict)
-    )
-    path.write_text(top + sections)
+    def table(name: str, body: dict) -> str:
+        # Keys first, then sub-tables as [name.sub] (TOML needs them after the keys).
+        keys = "".join(f"{k} = {value(v)}\n" for k, v in body.items() if not isinstance(v, dict))
+        header = f"\n[{name}]\n" if name else ""
+        subs = "".join(
+            table(f"{name}.{k}" if name else k, v) for k, v in body.items() if isinstance(v, dict)
+        )
+        return header + keys + subs
+
+    path.write_text(table("", data))
 
 
 def _config_with(tmp_path: Path, env: str, changes: dict, drop: tuple[str, ...] = ()) -> Path:
@@ -88,6 +91,10 @@ BAD_VALUES = [
     pytest.param("prod", {"aws_account_id": "444455556666", "deploy_role_arn": "arn:aws:iam::444455556666:user/ci"}, (), "deploy_role_arn", "user/ci", id="deploy-role-not-a-role"),
     pytest.param("prod", {"aws_account_id": "444455556666", "deploy_role_arn": "arn:aws:iam::111122223333:role/deploy"}, (), "deploy_role_arn", "111122223333:role/deploy", id="deploy-role-in-another-account"),
     pytest.param("prod", {"state_role_arn": "terraform-state"}, (), "state_role_arn", "terraform-state", id="state-role-not-an-arn"),
+    pytest.param("dev", {"data.provisioned_tables.nope": {"min_read_units": 1, "max_read_units": 1, "min_write_units": 1, "max_write_units": 1}}, (), "data.provisioned_tables", "nope", id="capacity-for-unknown-table"),
+    pytest.param("dev", {"data.provisioned_tables.devices": {"min_read_units": 10, "max_read_units": 5, "min_write_units": 1, "max_write_units": 1}}, (), "data.provisioned_tables.devices.max_read_units", "5", id="capacity-max-below-min"),
+    pytest.param("dev", {"data.provisioned_tables.devices": {"min_read_units": 0, "max_read_units": 5, "min_write_units": 1, "max_write_units": 1}}, (), "data.provisioned_tables.devices.min_read_units", "0", id="capacity-below-one-unit"),
+    pytest.param("dev", {"data.provisioned_tables.devices": {"min_read_units": 1, "max_read_units": 5, "min_write_units": 1, "max_write_units": 1, "target_utilization_percent": 95}}, (), "data.provisioned_tables.devices.target_utilization_percent", "95", id="capacity-target-above-90"),
 ]  # fmt: skip
 
 

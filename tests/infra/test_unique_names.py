@@ -22,6 +22,7 @@ ACCOUNT_UNIQUE = {
 # Named, but unique only inside something an environment owns alone.
 SCOPED_NAMES = {
     "aws_iam_role_policy": "per role",
+    "aws_appautoscaling_policy": "per scalable target (a table of the environment)",
     "aws_keyspaces_table": "per keyspace",
     "aws_security_group": "per VPC",
 }
