@@ -19,11 +19,15 @@ def log_lines(client):
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
+    # The service's INFO lines are what is under test; run alone, nothing has set that level.
+    level = root.level
+    root.setLevel(logging.INFO)
     root.addHandler(handler)
     try:
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def test_a_full_session_logs_json_with_request_ids_and_no_secrets(client, log_lines):
