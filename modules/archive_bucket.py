@@ -20,6 +20,9 @@ from modules.secure_bucket import (
     Transition,
 )
 
+DEFAULT_TRANSITION = Transition(days=30, storage_class="GLACIER_IR")
+DEFAULT_OBJECT_LOCK = ObjectLock(mode="GOVERNANCE", days=365)
+
 
 @dataclass(frozen=True)
 class ArchiveBucketProps:
@@ -32,12 +35,12 @@ class ArchiveBucketProps:
     (`ArchiveBucket.key_policy_statements`)."""
     access_logs: AccessLogTarget | None
     """Server access logging target; None only with a written reason at the call site."""
-    transition: Transition | None = Transition(days=30, storage_class="GLACIER_IR")
+    transition: Transition | None = DEFAULT_TRANSITION
     """Move objects to a colder class; None keeps them in STANDARD. @default GLACIER_IR after 30
     days"""
     expire_after_days: int | None = None
     """Delete objects after this many days; None keeps them for ever. @default None"""
-    object_lock: ObjectLock | None = ObjectLock(mode="GOVERNANCE", days=365)
+    object_lock: ObjectLock | None = DEFAULT_OBJECT_LOCK
     """Default retention of every object version. The job never overwrites an archive object
     (its key is the hash of its content) and never deletes one, so a lock costs it nothing. Opt
     out with None (a throw-away environment). @default GOVERNANCE, 365 days"""
@@ -48,7 +51,9 @@ class ArchiveBucketProps:
     """@default True"""
 
     def __post_init__(self) -> None:
-        check_arn("ArchiveBucketProps.kms_key_arn", self.kms_key_arn, service="kms", resource="key/")
+        check_arn(
+            "ArchiveBucketProps.kms_key_arn", self.kms_key_arn, service="kms", resource="key/"
+        )
         require(
             self.expire_after_days is None or self.expire_after_days >= 1,
             "ArchiveBucketProps.expire_after_days",
@@ -154,12 +159,8 @@ class ArchiveBucket(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[self.kms_key_arn],
                 conditions={
-                    "StringEquals": {
-                        "kms:ViaService": self._target.service_principal("s3")
-                    },
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:s3:arn": [self.bucket_arn, *objects]
-                    },
+                    "StringEquals": {"kms:ViaService": self._target.service_principal("s3")},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [self.bucket_arn, *objects]},
                 },
             ),
         )

@@ -159,9 +159,12 @@ def test_key_policy_statement_admits_s3_for_this_bucket_only():
         (lambda: _props(kms_key_arn="alias/data"), "ArchiveBucketProps.kms_key_arn"),
         (lambda: _props(expire_after_days=0), "ArchiveBucketProps.expire_after_days"),
         (lambda: _props(expire_after_days=20), "SecureBucketProps.expire_current_after_days"),
-        (lambda: _props(object_lock=None, expire_after_days=30), "SecureBucketProps.expire_current_after_days"),  # fmt: skip
+        (
+            lambda: _props(object_lock=None, expire_after_days=30),
+            "SecureBucketProps.expire_current_after_days",
+        ),
         (lambda: Transition(days=10, storage_class="STANDARD_IA"), "Transition.days"),
-        (lambda: Transition(days=10, storage_class="REDUCED_REDUNDANCY"), "Transition.storage_class"),  # fmt: skip
+        (lambda: Transition(days=10, storage_class="RRS"), "Transition.storage_class"),
         (lambda: ObjectLock(mode="STRICT", days=1), "ObjectLock.mode"),
         (lambda: ObjectLock(mode="GOVERNANCE", days=0), "ObjectLock.days"),
         (lambda: ObjectLock(mode="GOVERNANCE", days=36501), "ObjectLock.days"),

@@ -24,13 +24,16 @@ def _write_toml(path: Path, data: dict) -> None:
             return "[" + ", ".join(value(i) for i in v) + "]"
         return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v
 
-    top = "".join(f"{k} = {value(v)}\n" for k, v in data.items() if not isinstance(v, dict))
-    sections = "".join(
-        f"\n[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in table.items())
-        for name, table in data.items()
-        if isinstance(table, dict)
-    )
-    path.write_text(top + sections)
+    def table(name: str, body: dict) -> str:
+        # Plain values first, then sub-tables as their own [a.b] sections.
+        head = f"\n[{name}]\n" if name else ""
+        lines = "".join(f"{k} = {value(v)}\n" for k, v in body.items() if not isinstance(v, dict))
+        subs = "".join(
+            table(f"{name}.{k}" if name else k, v) for k, v in body.items() if isinstance(v, dict)
+        )
+        return head + lines + subs
+
+    path.write_text(table("", data))
 
 
 def _config_with(tmp_path: Path, env: str, changes: dict, drop: tuple[str, ...] = ()) -> Path:
@@ -88,6 +91,16 @@ BAD_VALUES = [
     pytest.param("prod", {"aws_account_id": "444455556666", "deploy_role_arn": "arn:aws:iam::444455556666:user/ci"}, (), "deploy_role_arn", "user/ci", id="deploy-role-not-a-role"),
     pytest.param("prod", {"aws_account_id": "444455556666", "deploy_role_arn": "arn:aws:iam::111122223333:role/deploy"}, (), "deploy_role_arn", "111122223333:role/deploy", id="deploy-role-in-another-account"),
     pytest.param("prod", {"state_role_arn": "terraform-state"}, (), "state_role_arn", "terraform-state", id="state-role-not-an-arn"),
+    pytest.param("prod", {"data.archive.storage_class": "STANDARD_IA", "data.archive.transition_days": 10}, (), "data.archive.transition_days", "10", id="transition-shorter-than-class-allows"),
+    pytest.param("prod", {"data.archive.storage_class": "DEEP_ARCHIVE"}, (), "data.archive.storage_class", "DEEP_ARCHIVE", id="archive-class-not-readable-directly"),
+    pytest.param("dev", {"data.archive.expire_after_days": 20}, (), "data.archive.expire_after_days", "20", id="expiry-before-transition"),
+    pytest.param("prod", {"data.archive.expire_after_days": 100}, (), "data.archive.expire_after_days", "100", id="expiry-before-lock-ends"),
+    pytest.param("prod", {"data.archive.object_lock_days": 0}, (), "data.archive.object_lock_days", "0", id="lock-retention-below-1"),
+    pytest.param("prod", {"data.archive.object_lock_days": 40000}, (), "data.archive.object_lock_days", "40000", id="lock-retention-above-100-years"),
+    pytest.param("prod", {"data.archive.object_lock": "legal-hold"}, (), "data.archive.object_lock", "legal-hold", id="unknown-lock-mode"),
+    pytest.param("prod", {"data.signing_keys.rotation_days": 0}, (), "data.signing_keys.rotation_days", "0", id="rotation-days-below-1"),
+    pytest.param("prod", {"data.signing_keys.recovery_window_days": 0}, (), "data.signing_keys.recovery_window_days", "0", id="recovery-window-immediate"),
+    pytest.param("prod", {"data.signing_keys.rotation_days": 1, "data.signing_keys.publish_delay_seconds": 86400}, (), "data.signing_keys.rotation_days", "1", id="rotation-before-new-key-signs"),
 ]  # fmt: skip
 
 
