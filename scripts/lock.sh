@@ -13,11 +13,12 @@ compile() {
 compile pyproject.toml --group dev -o requirements.lock
 compile tools/checkov/requirements.in -o tools/checkov/requirements.lock
 # The images and the Lambda package run exactly the versions the test suite ran.
-for component in services/auth services/app lambda; do
+for component in services/auth services/app lambda lambda/key_rotation; do
   compile "$component/requirements.in" -c requirements.lock -o "$component/requirements.lock"
 done
 
-locks=(requirements.lock tools/checkov/requirements.lock services/*/requirements.lock lambda/requirements.lock)
+locks=(requirements.lock tools/checkov/requirements.lock services/*/requirements.lock lambda/requirements.lock
+  lambda/key_rotation/requirements.lock)
 if grep -l "://" "${locks[@]}"; then
   echo "error: the locks above name a package host" >&2
   exit 1

@@ -40,7 +40,7 @@ def test_a_complete_environment_loads_with_secure_defaults(env):
     assert "sslmode=require" in settings.conninfo()
 
 
-@pytest.mark.parametrize("missing", ["AUTH_SIGNING_KEYS", "AUTH_ISSUER"])
+@pytest.mark.parametrize("missing", ["AUTH_ISSUER"])
 def test_missing_variable_is_named(env, missing):
     env(**{k: v for k, v in BASE.items() if k != missing})
     with pytest.raises(ConfigError, match=f"{missing}: missing environment variable"):
@@ -135,3 +135,49 @@ def test_the_run_command_stops_with_one_line_naming_the_variable(env):
     assert line["message"].startswith("invalid auth service configuration: ")
     assert "AUTH_ISSUER: missing environment variable" in line["message"]
     assert "AUTH_PORT: " in line["message"]
+
+
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:checkins-dev-auth-keys-AbCdEf"
+
+
+def test_the_key_set_may_come_from_a_secret_instead(env):
+    env(**{k: v for k, v in BASE.items() if k != "AUTH_SIGNING_KEYS"})
+    env(AUTH_SIGNING_KEYS_SECRET_ARN=SECRET_ARN, AUTH_SIGNING_KEYS_REFRESH_SECONDS="60")
+    settings = load_settings()
+    assert settings.signing_keys is None
+    assert (settings.signing_keys_secret_arn, settings.signing_keys_refresh_seconds) == (
+        SECRET_ARN,
+        60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "drop", "state"),
+    [
+        ({"AUTH_SIGNING_KEYS_SECRET_ARN": SECRET_ARN}, None, "both are set"),
+        ({}, "AUTH_SIGNING_KEYS", "neither is set"),
+    ],
+)
+def test_the_two_key_sources_are_exclusive(env, extra, drop, state):
+    env(**{k: v for k, v in BASE.items() if k != drop}, **extra)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "AUTH_SIGNING_KEYS_SECRET_ARN" in message and "AUTH_SIGNING_KEYS (" in message
+    assert message.endswith(state) and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTH_SIGNING_KEYS_SECRET_ARN", "checkins-dev-auth-keys"),
+        ("AUTH_SIGNING_KEYS_SECRET_ARN", "arn:aws:ssm:eu-west-1:123456789012:parameter/keys"),
+        ("AUTH_SIGNING_KEYS_REFRESH_SECONDS", "5"),
+        ("AUTH_SIGNING_KEYS_REFRESH_SECONDS", "86400"),
+    ],
+)
+def test_bad_secret_settings_are_named(env, name, value):
+    env(**{k: v for k, v in BASE.items() if k != "AUTH_SIGNING_KEYS"})
+    env(**{"AUTH_SIGNING_KEYS_SECRET_ARN": SECRET_ARN, name: value})
+    with pytest.raises(ConfigError, match=f"{name}: "):
+        load_settings()

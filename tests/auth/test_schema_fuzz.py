@@ -62,7 +62,9 @@ def bearer(fuzz_client, auth_database_url):
             "INSERT INTO users (email, password_hash) VALUES ('fuzz-' || gen_random_uuid() ||"
             " '@example.com', 'not-a-hash') RETURNING id"
         ).fetchone()
-    token = fuzz_client.app.state.keyring.issue(str(user_id), " ".join(USER_SCOPES)).token
+    token = fuzz_client.app.state.signing_keys.keyring.issue(
+        str(user_id), " ".join(USER_SCOPES)
+    ).token
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import service_kit.app
 from fastapi import FastAPI
@@ -21,6 +23,7 @@ from auth_service.api import errors
 from auth_service.api.routes import api_keys, health, jwks, tokens, users
 from auth_service.core.config import Settings, load_settings
 from auth_service.core.security import KeyRing, Passwords
+from auth_service.core.signing_keys import KeySource, secret_loader, secrets_manager_client
 from auth_service.store import refresh_tokens, throttle
 from auth_service.store.db import UNAVAILABLE_ERRORS, create_pool
 
@@ -64,29 +67,54 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = create_pool(settings)
     # Not waiting: the service starts even while the database is down (/ready says 503).
     await app.state.pool.open(wait=False)
-    purger = asyncio.create_task(_purge_forever(app))
-    log.info("auth service started", extra={"signing_kid": app.state.keyring.current_kid})
+    keys: KeySource = app.state.signing_keys
+    tasks = [asyncio.create_task(_purge_forever(app))]
+    if keys.refreshes:
+        # The first read, before serving (bounded by the client's timeouts); if it fails the
+        # service still starts, without keys: /ready answers 503 until a refresh succeeds.
+        await keys.refresh()
+        tasks.append(asyncio.create_task(keys.run(settings.signing_keys_refresh_seconds)))
+    ring = keys.keyring
+    log.info("auth service started", extra={"signing_kid": ring.current_kid if ring else None})
     try:
         yield
     finally:
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await app.state.pool.close()
         log.info("auth service stopped")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _key_source(settings: Settings, client: Any, clock: Callable[[], float]) -> KeySource:
+    ring = {
+        "issuer": settings.issuer,
+        "audience": settings.audience,
+        "ttl_seconds": settings.access_token_ttl_seconds,
+        "clock": clock,
+    }
+    if settings.signing_keys is not None:  # local runs and tests: fixed, from the environment
+        keyring = KeyRing.from_jwks_json(settings.signing_keys.get_secret_value(), **ring)
+        return KeySource(keyring, clock=clock)
+    arn = settings.signing_keys_secret_arn
+    assert arn is not None  # Settings requires exactly one of the two
+    load = secret_loader(client or secrets_manager_client(arn), arn, **ring)
+    return KeySource(load=load, clock=clock)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    secrets_client: Any = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
     """The application; without ``settings`` they are read from the environment, and an
-    invalid one stops the process with one line (exit status 2)."""
+    invalid one stops the process with one line (exit status 2). ``secrets_client`` replaces
+    the Secrets Manager client and ``clock`` the time keys are chosen by (tests)."""
     settings = settings or settings_or_exit(load_settings)
     app = service_kit.app.build(settings, name="auth_service", lifespan=lifespan, **OPENAPI_INFO)
-    app.state.keyring = KeyRing.from_jwks_json(
-        settings.signing_keys.get_secret_value(),
-        issuer=settings.issuer,
-        audience=settings.audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
-    )
+    app.state.signing_keys = _key_source(settings, secrets_client, clock)
     app.state.passwords = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,

@@ -198,8 +198,11 @@ def _fingerprint(keys: dict[str, ECKey]) -> frozenset[tuple[str, str]]:
     return frozenset((kid, key.thumbprint()) for kid, key in keys.items())
 
 
-def _claims_registry(issuer: str, audience: str, leeway: int) -> jwt.JWTClaimsRegistry:
+def _claims_registry(
+    issuer: str, audience: str, leeway: int, clock: Callable[[], float]
+) -> jwt.JWTClaimsRegistry:
     return jwt.JWTClaimsRegistry(
+        now=lambda: int(clock()),  # the verifier's clock, so exp and its cache agree
         leeway=leeway,
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": audience},
@@ -223,7 +226,7 @@ class TokenVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
-        self._registry = _claims_registry(issuer, audience, leeway)
+        self._registry = _claims_registry(issuer, audience, leeway, clock)
         self._leeway = leeway
         self._clock = clock
         # Tokens already verified, by SHA-256 of the token (the bearer secret itself is not

@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from auth_service.core.config import Settings
-from auth_service.core.security import InvalidToken, KeyRing, Passwords
+from auth_service.core.security import InvalidToken, KeyRing, KeysUnavailable, Passwords
 from auth_service.store.throttle import Limits
 
 
@@ -25,7 +25,12 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_keyring(request: Request) -> KeyRing:
-    return request.app.state.keyring
+    """The current key ring (re-read from Secrets Manager now and then); 503 before the first
+    good read."""
+    keyring = request.app.state.signing_keys.keyring
+    if keyring is None:
+        raise KeysUnavailable("signing keys not loaded yet")
+    return keyring
 
 
 async def get_passwords(request: Request) -> Passwords:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from service_kit.errors import error
 
+from auth_service.core.security import KeysUnavailable
 from auth_service.store.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("auth_service.errors")
@@ -27,7 +28,13 @@ async def _invalid_data(request: Request, exc: Exception) -> JSONResponse:
     return error(422, "invalid input")
 
 
+async def _keys_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("no signing key available", extra={"error": str(exc)})
+    return error(503, "signing keys unavailable, retry later", retry_after=RETRY_AFTER_DB_SECONDS)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(KeysUnavailable, _keys_unavailable)
     for unavailable in UNAVAILABLE_ERRORS:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(psycopg.DataError, _invalid_data)

@@ -6,6 +6,7 @@ into one ``service_kit.settings.ConfigError`` that names each missing or invalid
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self, TypeVar
 
 from psycopg.conninfo import make_conninfo
@@ -17,6 +18,9 @@ from service_kit.server import ServerSettings
 ENV_PREFIX = "AUTH_"
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
+SECRET_ARN = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[\w/+=.@-]+"
+)
 
 
 class DatabaseSettings(BaseSettings):
@@ -95,10 +99,20 @@ class Settings(DatabaseSettings, ServerSettings):
     # Stated again: a mixed-in base must not reset the prefix.
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    # Tokens.
-    signing_keys: SecretStr = Field(
-        description="JSON JWK Set of private P-256 keys; the first one signs, all are published"
+    # Tokens. Signing keys: from Secrets Manager on AWS, from the environment locally (one of).
+    signing_keys: SecretStr | None = Field(
+        default=None,
+        description="JSON JWK Set of private P-256 keys (local runs and tests only); the first "
+        "one signs, all are published",
     )
+    signing_keys_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding the key set (written by the rotation "
+        "function), read at start and every signing_keys_refresh_seconds",
+    )
+    # Well below the rotation's publish delay (an hour by default), so every task publishes a
+    # new key long before it signs.
+    signing_keys_refresh_seconds: int = Field(default=300, ge=10, le=3600)
     issuer: str = Field(min_length=1, description="`iss` of every access token")
     audience: str = Field(default="platform-api", min_length=1)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
@@ -123,11 +137,33 @@ class Settings(DatabaseSettings, ServerSettings):
 
     @field_validator("signing_keys")
     @classmethod
-    def _keys_parse(cls, value: SecretStr) -> SecretStr:
+    def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
         from auth_service.core.security import KeyRing  # the parser lives with the crypto
 
-        KeyRing.from_jwks_json(value.get_secret_value(), issuer="check", audience="check")
+        if value is not None:
+            KeyRing.from_jwks_json(value.get_secret_value(), issuer="check", audience="check")
         return value
+
+    @field_validator("signing_keys_secret_arn")
+    @classmethod
+    def _secret_arn(cls, value: str | None) -> str | None:
+        if value is not None and not SECRET_ARN.fullmatch(value):
+            raise ValueError(
+                "must be a Secrets Manager secret ARN "
+                "(arn:aws:secretsmanager:<region>:<account>:secret:<name>)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Self:
+        given = (self.signing_keys is not None, self.signing_keys_secret_arn is not None)
+        if given != (True, False) and given != (False, True):
+            state = "both are set" if all(given) else "neither is set"
+            raise ValueError(
+                f"set exactly one of {ENV_PREFIX}SIGNING_KEYS_SECRET_ARN (on AWS) and "
+                f"{ENV_PREFIX}SIGNING_KEYS (local runs and tests): {state}"
+            )
+        return self
 
 
 S = TypeVar("S", bound=DatabaseSettings)

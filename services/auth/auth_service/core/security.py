@@ -12,7 +12,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,9 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey
+from joserfc.jwk import KeySet as JwkSet
+from signing_keys.document import KeyEntry, KeySet
 
 ALGORITHM = "ES256"
 # RFC 9068 access-token media type, checked on verification.
@@ -42,38 +44,105 @@ class KeyConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class _View:
+    valid_from: float
+    valid_until: float
+    signing_kid: str | None
+    verification: JwkSet
+    jwks: dict[str, Any]
+    jwks_bytes: bytes
+
+
+@dataclass(frozen=True)
 class AccessToken:
     token: str
     expires_in: int
     claims: Mapping[str, Any]
 
 
+class KeysUnavailable(RuntimeError):
+    """No key may sign now (none loaded yet, or none active): answered with 503."""
+
+
 class KeyRing:
-    """The signing key (first of the set) and every published verification key."""
+    """Signing and verification keys, chosen by time from one key set.
+
+    The signing key is the newest key whose activation time has passed and that is not retired;
+    the JWKS and the verifier use every key that is not retired, also keys not active yet (so
+    verifiers learn a key before it signs). From ``AUTH_SIGNING_KEYS`` (local runs, tests) every
+    key is active at once and the first one signs.
+    """
 
     def __init__(
-        self, private_keys: list[ECKey], *, issuer: str, audience: str, ttl_seconds: int = 900
+        self,
+        key_set: KeySet,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int = 900,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
-        self._signing = private_keys[0]
-        public = [ECKey.import_key(k.as_dict(private=False)) for k in private_keys]
-        self._verification = KeySet(public)  # type: ignore[arg-type]
-        self.jwks: dict[str, Any] = {
-            "keys": [{**k.as_dict(private=False), "alg": ALGORITHM, "use": "sig"} for k in public]
+        self.key_set = key_set
+        self._clock = clock
+        self._private = {k.kid: ECKey.import_key(dict(k.jwk)) for k in key_set.keys}
+        self._public = {
+            k.kid: ECKey.import_key(k.public_jwk())  # type: ignore[arg-type]
+            for k in key_set.keys
         }
-        # Served on every JWKS request: serialise once.
-        self.jwks_bytes = json.dumps(self.jwks, separators=(",", ":")).encode()
+        self._view: _View | None = None
+
+    def _current(self) -> _View:
+        """What signs and what is published now; recomputed when an activation or retirement
+        time passes (or the clock goes back), otherwise reused: the JWKS is served often."""
+        now = self._clock()
+        view = self._view
+        if view is None or not view.valid_from <= now < view.valid_until:
+            published = self.key_set.published(now)
+            signing = self.key_set.signing_key(now)
+            jwks = {
+                "keys": [
+                    {**self._public[k.kid].as_dict(private=False), "alg": ALGORITHM, "use": "sig"}
+                    for k in published
+                ]
+            }
+            next_change = self.key_set.next_change(now)
+            view = _View(
+                valid_from=now,
+                valid_until=float("inf") if next_change is None else next_change,
+                signing_kid=signing.kid if signing else None,
+                verification=JwkSet([self._public[k.kid] for k in published]),  # type: ignore[arg-type]
+                jwks=jwks,
+                jwks_bytes=json.dumps(jwks, separators=(",", ":")).encode(),
+            )
+            self._view = view
+        return view
 
     @property
-    def current_kid(self) -> str:
-        return str(self._signing.kid)
+    def current_kid(self) -> str | None:
+        return self._current().signing_kid
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return self._current().jwks
+
+    @property
+    def jwks_bytes(self) -> bytes:
+        return self._current().jwks_bytes
 
     @classmethod
     def from_jwks_json(
-        cls, raw: str, *, issuer: str, audience: str, ttl_seconds: int = 900
+        cls,
+        raw: str,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int = 900,
+        clock: Callable[[], float] = time.time,
     ) -> KeyRing:
+        """From ``AUTH_SIGNING_KEYS``: a JWK Set of private P-256 keys, the first one signs."""
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -81,7 +150,7 @@ class KeyRing:
         entries = data.get("keys") if isinstance(data, dict) else None
         if not isinstance(entries, list) or not entries:
             raise KeyConfigError('expected a JWK Set: {"keys": [<private EC P-256 JWK>, ...]}')
-        keys: list[ECKey] = []
+        keys: list[KeyEntry] = []
         seen: set[str] = set()
         for index, entry in enumerate(entries):
             if not isinstance(entry, dict) or (entry.get("kty"), entry.get("crv")) != (
@@ -101,13 +170,24 @@ class KeyRing:
             if kid in seen:
                 raise KeyConfigError(f"key #{index}: duplicate kid {kid!r}")
             seen.add(kid)
-            keys.append(ECKey.import_key({**entry, "kid": kid, "alg": ALGORITHM, "use": "sig"}))
-        return cls(keys, issuer=issuer, audience=audience, ttl_seconds=ttl_seconds)
+            jwk = {**entry, "kid": kid, "alg": ALGORITHM, "use": "sig"}
+            # All active since the epoch: the earliest entry wins the tie, so the first signs.
+            keys.append(KeyEntry(kid=kid, jwk=jwk, created_at=0, activates_at=0, retires_at=None))
+        return cls(
+            KeySet(tuple(keys)),
+            issuer=issuer,
+            audience=audience,
+            ttl_seconds=ttl_seconds,
+            clock=clock,
+        )
 
     def issue(
         self, subject: str, scope: str, extra: Mapping[str, Any] | None = None
     ) -> AccessToken:
-        now = int(time.time())
+        kid = self._current().signing_kid
+        if kid is None:
+            raise KeysUnavailable("no signing key is active")
+        now = int(self._clock())
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -119,8 +199,8 @@ class KeyRing:
             "scope": scope,
             **(extra or {}),
         }
-        header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": self.current_kid}
-        token = jwt.encode(header, claims, self._signing, algorithms=[ALGORITHM])
+        header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": kid}
+        token = jwt.encode(header, claims, self._private[kid], algorithms=[ALGORITHM])
         return AccessToken(token=token, expires_in=self.ttl_seconds, claims=claims)
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -131,12 +211,13 @@ class KeyRing:
         checked with a small clock leeway.
         """
         try:
-            decoded = jwt.decode(token, self._verification, algorithms=[ALGORITHM])
+            decoded = jwt.decode(token, self._current().verification, algorithms=[ALGORITHM])
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from None
         if decoded.header.get("typ") != TOKEN_TYPE:
             raise InvalidToken("invalid token: not an access token")
         registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(self._clock()),
             leeway=CLOCK_LEEWAY_SECONDS,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},

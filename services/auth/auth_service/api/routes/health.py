@@ -1,8 +1,9 @@
-"""Liveness (no database) and readiness (database reachable, schema current)."""
+"""Liveness (no database) and readiness (signing keys loaded, database reachable, schema
+current)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from psycopg import errors
 
@@ -12,7 +13,12 @@ from auth_service.models import Status
 from auth_service.store.db import UNAVAILABLE_ERRORS
 
 router = APIRouter(tags=["health"])
-_NOT_READY = {503: {"model": Status, "description": "database unreachable or schema behind"}}
+_NOT_READY = {
+    503: {
+        "model": Status,
+        "description": "no signing key, database unreachable or schema behind",
+    }
+}
 
 
 @router.get("/health", response_model=Status)
@@ -21,7 +27,10 @@ async def health() -> Status:
 
 
 @router.get("/ready", response_model=Status, responses=_NOT_READY)
-async def ready(pool: PoolDep) -> Status | JSONResponse:
+async def ready(request: Request, pool: PoolDep) -> Status | JSONResponse:
+    keyring = request.app.state.signing_keys.keyring
+    if keyring is None or keyring.current_kid is None:
+        return _not_ready("signing keys unavailable")
     try:
         async with pool.connection() as conn:
             cur = await conn.execute("SELECT max(version) AS version FROM schema_migrations")

@@ -1,4 +1,5 @@
-"""The public keys that verify access tokens (current and previous)."""
+"""The public keys that verify access tokens: every key of the set that is not retired, also
+keys that do not sign yet."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ CACHE_CONTROL = "public, max-age=300"
     responses={200: {"model": Jwks, "description": "JWK Set"}},
 )
 async def jwks(keyring: KeyRingDep) -> Response:
-    # Pre-serialised at start-up: the keys only change with a new deployment.
+    # Pre-serialised; rebuilt only when the key set is re-read or a key activates or retires.
     return Response(
         content=keyring.jwks_bytes,
         media_type="application/json",
