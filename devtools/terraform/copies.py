@@ -64,6 +64,8 @@ EMULATOR_CANNOT_CREATE: dict[str, str] = {
 # other attribute of the resource must still re-plan clean.
 EMULATOR_READS_BACK_WRONG: dict[tuple[str, str], str] = {
     ("aws_kms_key", "rotation_period_in_days"): "moto returns 0 instead of the period it was given",
+    ("aws_vpc_security_group_egress_rule", "description"): "moto returns no description for an "
+    "egress rule (ingress rules keep theirs)",
 }
 
 # Bucket-policy statements the emulator misjudges: moto evaluates a bucket policy on object
