@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 NODE_DIR = $(shell $(PY) -c 'import os; from toolchain.node import node_binary; print(os.path.dirname(node_binary()))' 2>/dev/null)
 
-.PHONY: help setup synth cdktf-synth scan test ci lint lock bench bench-synth bench-auth bench-app bench-cleanup run-local
+.PHONY: help setup lambda-packages synth cdktf-synth scan test ci lint lock bench bench-synth bench-auth bench-app bench-cleanup run-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,7 +14,10 @@ help: ## List the targets
 setup: ## Python venv from the hashed lock (Node 22 comes with it as a wheel)
 	@bash scripts/bootstrap.sh
 
-synth: setup ## Synthesize every stack into cdktf.out/
+lambda-packages: setup ## Build the Lambda deployment packages (deterministic zips) into build/lambda/
+	@$(PY) -m toolchain.lambda_package
+
+synth: lambda-packages ## Synthesize every stack into cdktf.out/
 	@$(PY) main.py
 
 cdktf-synth: setup ## The same synth through the cdktf CLI (cdktf.json); byte-identical output

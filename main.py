@@ -32,10 +32,13 @@ def main() -> int:
     toolchain.prepare()  # Node for jsii, then only the provider submodules in use
     from modules.props import PropsError
     from stacks.app import build_app
+    from toolchain.lambda_package import PackageError
 
     try:
         app, stack_names = build_app(platform)
-    except PropsError as error:  # a construct's props check: names the prop and the value
+    # A construct's props check (names the prop and the value), or a Lambda package that cannot
+    # be built (names the package and the command that builds it).
+    except (PropsError, PackageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     app.synth()

@@ -66,6 +66,40 @@ ACCEPTED: tuple[Accepted, ...] = (
         stacks=("state-bootstrap",),
     ),
     Accepted(
+        "CKV2_AWS_62",
+        "S3 event notifications: nothing consumes the archive's or the access-log bucket's "
+        "object events; the cleanup job's own logs and metrics report every object it writes.",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_144",
+        "Cross-region replication of the archive and its access logs: the platform is "
+        "single-region; a replica bucket and key belong to a disaster-recovery design.",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_145",
+        "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3, not KMS.",
+        resource_contains="access-log-bucket",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_116",
+        "Dead-letter queue of the key-rotation function: Secrets Manager invokes rotation steps "
+        "synchronously (a DLQ only receives failed asynchronous events) and retries a failed "
+        "rotation itself, keeping AWSCURRENT.",
+        resource_contains="key-rotation_function",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_272",
+        "Lambda code signing needs a signing profile, an S3 artifact bucket and a signing job "
+        "(the delivery pipeline); until then the package is a deterministic zip built from the "
+        "repository and hash-checked locks, deployed with its SHA-256 (source_code_hash).",
+        resource_contains="key-rotation_function",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
         "CKV_AWS_338",
         "dev keeps logs for its configured 30 days to save cost; prod keeps them 365 days and is "
         "scanned without this exception.",

@@ -1,7 +1,8 @@
 """An S3 bucket with the secure defaults every bucket of the platform shares: versioning,
 default encryption, all public access blocked, object ownership enforced (no ACLs), a policy that
 denies anything but TLS 1.2+, lifecycle rules (noncurrent versions and leftover delete markers
-expire), `prevent_destroy`, and optional server access logging."""
+expire), `prevent_destroy`, and optional server access logging, transitions to a colder
+storage class and S3 Object Lock."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleExpiration,
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketLifecycleConfigurationRuleTransition,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from cdktf_cdktf_provider_aws.s3_bucket_object_lock_configuration import (
+    S3BucketObjectLockConfigurationA,
+    S3BucketObjectLockConfigurationRuleA,
+    S3BucketObjectLockConfigurationRuleDefaultRetentionA,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -39,6 +46,7 @@ from constructs import Construct
 from modules.aws_target import AwsTarget
 from modules.policy import Statement, policy_document
 from modules.props import require
+from modules.s3_limits import MAX_OBJECT_LOCK_DAYS, OBJECT_LOCK_MODES, TRANSITION_MIN_DAYS
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
@@ -55,6 +63,70 @@ class AccessLogTarget:
 
     bucket: SecureBucket
     prefix: str
+
+
+def log_delivery_statement(
+    target: AwsTarget, log_bucket_name: str, prefix: str, source_bucket_name: str
+) -> Statement:
+    """For a log bucket's policy: S3 server access logging may write the logs of
+    `source_bucket_name` (of this account) under `prefix`."""
+    return Statement(
+        sid="S3ServerAccessLogDelivery",
+        principals={"Service": "logging.s3.amazonaws.com"},
+        actions=["s3:PutObject"],
+        resources=[target.arn("s3", f"{log_bucket_name}/{prefix}*")],
+        conditions={
+            "StringEquals": {"aws:SourceAccount": target.account_id},
+            "ArnLike": {"aws:SourceArn": target.arn("s3", source_bucket_name)},
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Current objects move to `storage_class` `days` after they were written."""
+
+    days: int
+    storage_class: str
+
+    def __post_init__(self) -> None:
+        require(
+            self.storage_class in TRANSITION_MIN_DAYS,
+            "Transition.storage_class",
+            self.storage_class,
+            f"must be one of {', '.join(TRANSITION_MIN_DAYS)}",
+        )
+        least = TRANSITION_MIN_DAYS[self.storage_class]
+        require(
+            self.days >= least,
+            "Transition.days",
+            self.days,
+            f"S3 moves objects to {self.storage_class} after {least} days at the earliest",
+        )
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """S3 Object Lock default retention of every new object version."""
+
+    mode: str
+    """`GOVERNANCE` (principals with `s3:BypassGovernanceRetention` may still delete) or
+    `COMPLIANCE` (nobody may, not even the account root)."""
+    days: int
+
+    def __post_init__(self) -> None:
+        require(
+            self.mode in OBJECT_LOCK_MODES,
+            "ObjectLock.mode",
+            self.mode,
+            f"must be one of {', '.join(OBJECT_LOCK_MODES)}",
+        )
+        require(
+            1 <= self.days <= MAX_OBJECT_LOCK_DAYS,
+            "ObjectLock.days",
+            self.days,
+            f"is outside 1..{MAX_OBJECT_LOCK_DAYS}",
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +151,11 @@ class SecureBucketProps:
     """Key prefixes of objects written and deleted all the time (S3 native lock files): their
     noncurrent versions expire after `TRANSIENT_NONCURRENT_DAYS`, then their delete markers.
     @default ()"""
+    transitions: tuple[Transition, ...] = ()
+    """Current objects move to colder storage classes, in order of days. @default ()"""
+    object_lock: ObjectLock | None = None
+    """Object Lock, enabled when the bucket is created (enabling it later replaces the bucket),
+    with this default retention. None: no object lock. @default None"""
     force_destroy: bool = False
     """Let `terraform destroy` delete a non-empty bucket. @default False"""
     prevent_destroy: bool = True
@@ -105,6 +182,26 @@ class SecureBucketProps:
             self.transient_prefixes,
             "must be distinct and non-empty (an empty prefix is every object)",
         )
+        days = [t.days for t in self.transitions]
+        require(
+            days == sorted(set(days)),
+            "SecureBucketProps.transitions",
+            self.transitions,
+            "must be in increasing order of days, one per day",
+        )
+        expiry = self.expire_current_after_days
+        require(
+            expiry is None or not days or expiry > days[-1],
+            "SecureBucketProps.expire_current_after_days",
+            expiry,
+            "must come after the last transition",
+        )
+        require(
+            expiry is None or self.object_lock is None or expiry >= self.object_lock.days,
+            "SecureBucketProps.expire_current_after_days",
+            expiry,
+            "is before the object lock retention ends",
+        )
 
 
 class SecureBucket(Construct):
@@ -119,6 +216,8 @@ class SecureBucket(Construct):
             "bucket",
             bucket=props.bucket_name,
             force_destroy=props.force_destroy,
+            # Only settable at creation; None leaves the argument out (existing buckets unchanged).
+            object_lock_enabled=True if props.object_lock else None,
             tags={"Name": props.bucket_name},
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True)
             if props.prevent_destroy
@@ -235,6 +334,20 @@ class SecureBucket(Construct):
             )
             for prefix in props.transient_prefixes
         ]
+        if props.transitions:
+            rules.append(
+                S3BucketLifecycleConfigurationRule(
+                    id="transition-current-objects",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    transition=[
+                        S3BucketLifecycleConfigurationRuleTransition(
+                            days=t.days, storage_class=t.storage_class
+                        )
+                        for t in props.transitions
+                    ],
+                )
+            )
         if props.expire_current_after_days is not None:
             rules.append(
                 S3BucketLifecycleConfigurationRule(
@@ -257,6 +370,19 @@ class SecureBucket(Construct):
             # a new configuration asynchronously: put it after versioning.
             depends_on=[self.versioning],
         )
+        if props.object_lock:
+            S3BucketObjectLockConfigurationA(
+                self,
+                "object-lock",
+                bucket=bucket_id,
+                rule=S3BucketObjectLockConfigurationRuleA(
+                    default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
+                        mode=props.object_lock.mode, days=props.object_lock.days
+                    )
+                ),
+                # Object Lock works on versions: after versioning is on.
+                depends_on=[self.versioning],
+            )
         if props.access_logs:
             log_bucket = props.access_logs.bucket
             S3BucketLoggingA(

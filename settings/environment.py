@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode
+from settings.archive import ArchiveSettings
 from settings.base import NAME, FieldError, Strict, check_region
 from settings.project import ACCOUNT_ID
 from settings.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
+from settings.signing_keys import SigningKeySettings
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = frozenset(
@@ -112,6 +114,11 @@ class DataSettings(Strict):
         if unknown:
             raise ValueError(f"unknown tables {unknown}")
         return value
+
+    archive: ArchiveSettings = ArchiveSettings()
+    """`[data.archive]`: the cleanup job's archive bucket."""
+    signing_keys: SigningKeySettings = SigningKeySettings()
+    """`[data.signing_keys]`: the auth service's signing-key secret and its rotation."""
 
 
 class AlarmSettings(Strict):

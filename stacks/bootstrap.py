@@ -16,7 +16,12 @@ from constructs import Construct
 
 from modules.encryption_key import EncryptionKey, EncryptionKeyProps
 from modules.policy import Statement
-from modules.secure_bucket import AccessLogTarget, SecureBucket, SecureBucketProps
+from modules.secure_bucket import (
+    AccessLogTarget,
+    SecureBucket,
+    SecureBucketProps,
+    log_delivery_statement,
+)
 from settings import EnvironmentConfig, ProjectConfig
 from stacks.naming import StateNames
 from stacks.provider import block_account_public_access, configure_stack, configure_state_backend
@@ -75,16 +80,7 @@ class StateBootstrapStack(TerraformStack):
                 expire_current_after_days=365,
                 noncurrent_version_days=30,
                 extra_statements=(
-                    Statement(
-                        sid="S3ServerAccessLogDelivery",
-                        principals={"Service": "logging.s3.amazonaws.com"},
-                        actions=["s3:PutObject"],
-                        resources=[target.arn("s3", f"{log_bucket_name}/state-bucket/*")],
-                        conditions={
-                            "StringEquals": {"aws:SourceAccount": target.account_id},
-                            "ArnLike": {"aws:SourceArn": target.arn("s3", state.bucket)},
-                        },
-                    ),
+                    log_delivery_statement(target, log_bucket_name, "state-bucket/", state.bucket),
                 ),
             ),
         )

@@ -10,6 +10,7 @@ from settings import EnvironmentConfig, ProjectConfig
 from stacks.layers.data import build_data
 from stacks.layers.foundation import build_foundation
 from stacks.layers.outputs import build_outputs
+from stacks.layers.secrets import build_secrets
 from stacks.naming import Names, StateNames
 from stacks.provider import (
     block_account_public_access,
@@ -56,6 +57,17 @@ class EnvironmentStack(TerraformStack):
             names,
             target,
             environment.data,
+            log_retention_days=environment.log_retention_days,
             deletion_protection=environment.deletion_protection,
         )
-        build_outputs(self, base, data)
+        secrets = build_secrets(
+            self,
+            names,
+            target,
+            environment.data.signing_keys,
+            base,
+            data,
+            log_retention_days=environment.log_retention_days,
+            deletion_protection=environment.deletion_protection,
+        )
+        build_outputs(self, base, data, secrets)

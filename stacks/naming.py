@@ -64,6 +64,26 @@ class Names:
         """A name unique across environments sharing an account, e.g. `checkins-prod-logs`."""
         return f"{self.prefix}-{purpose}"
 
+    def bucket(self, purpose: str, account_id: str) -> str:
+        """S3 bucket names are global across every account: `<prefix>-<purpose>-<account>`."""
+        return f"{self.unique(purpose)}-{account_id}"
+
+    @property
+    def auth_task_role(self) -> str:
+        """The auth service's ECS task role (created with the service; named here so the
+        signing-key secret's policy can name it first)."""
+        return self.unique("auth-task")
+
+    @property
+    def key_rotation_function(self) -> str:
+        """The signing-key rotation Lambda function and its role."""
+        return self.unique("jwt-key-rotation")
+
+    @property
+    def signing_key_secret(self) -> str:
+        """The auth service's JWT signing-key set in Secrets Manager."""
+        return f"{self.prefix}/auth/jwt-signing-keys"
+
     @property
     def keyspace(self) -> str:
         """Default keyspace name: Keyspaces names allow no hyphen."""

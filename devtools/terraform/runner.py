@@ -377,11 +377,20 @@ class Verification:
             step.detail = _error_text(result.stdout + result.stderr)
         return result.returncode == 0
 
+    def _link_assets(self, run: StackRun, folder: Path) -> None:
+        """Files the stack names by relative path (`assets/...`: Lambda packages) next to the
+        copy, as they are next to the stack's own `cdk.tf.json`."""
+        assets = self.outdir / "stacks" / run.name / "assets"
+        link = folder / "assets"
+        if assets.is_dir() and not link.exists():
+            link.symlink_to(assets.resolve(), target_is_directory=True)
+
     def check_full(self, run: StackRun) -> None:
         folder = self.workdir / run.name / "full"
         folder.mkdir(parents=True, exist_ok=True)
         doc, run.full_notes = copies.full_copy(run.doc, self._versions(), self._emulator(run))
         (folder / "cdk.tf.json").write_text(json.dumps(doc, indent=2))
+        self._link_assets(run, folder)
 
         if not self._timed(
             run, "init", lambda s: self._command_step(s, folder, "init", "-backend=false")
@@ -403,6 +412,7 @@ class Verification:
         folder.mkdir(parents=True, exist_ok=True)
         doc, run.applied_notes = copies.applied_copy(run.doc, self._versions(), self._emulator(run))
         (folder / "cdk.tf.json").write_text(json.dumps(doc, indent=2))
+        self._link_assets(run, folder)
 
         def apply(step: Step) -> bool:
             init = self.tf(

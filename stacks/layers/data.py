@@ -1,4 +1,5 @@
-"""Data: the keys that encrypt the data stores and their secrets, and the Keyspaces keyspace."""
+"""Data: the keys that encrypt the data stores and their secrets, the Keyspaces keyspace, and
+the cleanup job's archive bucket with its access-log bucket."""
 
 from __future__ import annotations
 
@@ -6,10 +7,20 @@ from dataclasses import dataclass
 
 from cdktf import TerraformStack
 
+from modules.archive_bucket import ArchiveBucket, ArchiveBucketProps
 from modules.aws_target import AwsTarget
 from modules.checkins_keyspace import CheckinsKeyspace, CheckinsKeyspaceProps, TableCapacity
 from modules.encryption_key import EncryptionKey, EncryptionKeyProps
+from modules.secure_bucket import (
+    AccessLogTarget,
+    ObjectLock,
+    SecureBucket,
+    SecureBucketProps,
+    Transition,
+    log_delivery_statement,
+)
 from settings import DataSettings
+from settings.archive import ArchiveSettings, ObjectLockMode
 from stacks.naming import Names
 
 
@@ -18,6 +29,8 @@ class Data:
     data_key: EncryptionKey
     secrets_key: EncryptionKey
     keyspace: CheckinsKeyspace
+    archive: ArchiveBucket
+    access_log_bucket: SecureBucket
 
 
 def build_data(
@@ -26,16 +39,19 @@ def build_data(
     target: AwsTarget,
     cfg: DataSettings,
     *,
+    log_retention_days: int,
     deletion_protection: bool,
 ) -> Data:
+    archive_name = names.bucket("archive", target.account_id)
     data_key = EncryptionKey(
         stack,
         "data-key",
         EncryptionKeyProps(
             alias=names.unique("data"),
-            description=f"Encrypts the Keyspaces tables of {names.prefix}",
+            description=f"Encrypts the Keyspaces tables and the archive bucket of {names.prefix}",
             target=target,
             via_services=(target.service_principal("cassandra"),),
+            extra_statements=ArchiveBucket.key_policy_statements(target, archive_name),
             prevent_destroy=deletion_protection,
         ),
     )
@@ -68,4 +84,72 @@ def build_data(
             prevent_destroy=deletion_protection,
         ),
     )
-    return Data(data_key=data_key, secrets_key=secrets_key, keyspace=keyspace)
+    access_log_bucket, archive = _archive(
+        stack,
+        names,
+        target,
+        cfg.archive,
+        archive_name=archive_name,
+        kms_key_arn=data_key.key_arn,
+        log_retention_days=log_retention_days,
+        deletion_protection=deletion_protection,
+    )
+    return Data(
+        data_key=data_key,
+        secrets_key=secrets_key,
+        keyspace=keyspace,
+        archive=archive,
+        access_log_bucket=access_log_bucket,
+    )
+
+
+def _archive(
+    stack: TerraformStack,
+    names: Names,
+    target: AwsTarget,
+    cfg: ArchiveSettings,
+    *,
+    archive_name: str,
+    kms_key_arn: str,
+    log_retention_days: int,
+    deletion_protection: bool,
+) -> tuple[SecureBucket, ArchiveBucket]:
+    log_bucket_name = names.bucket("access-logs", target.account_id)
+    # S3 server access logs can only be delivered to an SSE-S3 bucket, and a log bucket logging
+    # to itself would loop: this one is encrypted with SSE-S3 and not logged. One per
+    # environment, for every bucket of the environment (a prefix each).
+    log_bucket = SecureBucket(
+        stack,
+        "access-log-bucket",
+        SecureBucketProps(
+            bucket_name=log_bucket_name,
+            target=target,
+            kms_key_arn=None,
+            expire_current_after_days=log_retention_days,
+            noncurrent_version_days=30,
+            extra_statements=(
+                log_delivery_statement(target, log_bucket_name, "archive/", archive_name),
+            ),
+            prevent_destroy=deletion_protection,
+        ),
+    )
+    lock = (
+        None
+        if cfg.object_lock is ObjectLockMode.OFF
+        else ObjectLock(mode=cfg.object_lock.value.upper(), days=cfg.object_lock_days)
+    )
+    archive = ArchiveBucket(
+        stack,
+        "archive",
+        ArchiveBucketProps(
+            bucket_name=archive_name,
+            target=target,
+            kms_key_arn=kms_key_arn,
+            access_logs=AccessLogTarget(bucket=log_bucket, prefix="archive/"),
+            transition=Transition(days=cfg.transition_days, storage_class=cfg.storage_class),
+            expire_after_days=cfg.expire_after_days,
+            object_lock=lock,
+            prevent_destroy=deletion_protection,
+        ),
+    )
+    return log_bucket, archive

@@ -6,11 +6,15 @@ from cdktf import TerraformOutput, TerraformStack
 
 from stacks.layers.data import Data
 from stacks.layers.foundation import Foundation
+from stacks.layers.secrets import Secrets
 
 
-def build_outputs(stack: TerraformStack, base: Foundation, data: Data) -> None:
+def build_outputs(stack: TerraformStack, base: Foundation, data: Data, secrets: Secrets) -> None:
     TerraformOutput(stack, "keyspace_name", value=data.keyspace.keyspace_name)
     TerraformOutput(stack, "vpc_id", value=base.network.vpc_id)
     TerraformOutput(stack, "private_subnet_ids", value=base.network.private_subnet_ids)
     TerraformOutput(stack, "isolated_subnet_ids", value=base.network.isolated_subnet_ids)
     TerraformOutput(stack, "public_subnet_ids", value=base.network.public_subnet_ids)
+    TerraformOutput(stack, "archive_bucket", value=data.archive.bucket_name)
+    TerraformOutput(stack, "signing_keys_secret_arn", value=secrets.signing_keys.secret_arn)
+    TerraformOutput(stack, "auth_task_role_arn", value=secrets.auth_task_role_arn)

@@ -95,6 +95,16 @@ BAD_VALUES = [
     pytest.param("dev", {"data.provisioned_tables.devices": {"min_read_units": 10, "max_read_units": 5, "min_write_units": 1, "max_write_units": 1}}, (), "data.provisioned_tables.devices.max_read_units", "5", id="capacity-max-below-min"),
     pytest.param("dev", {"data.provisioned_tables.devices": {"min_read_units": 0, "max_read_units": 5, "min_write_units": 1, "max_write_units": 1}}, (), "data.provisioned_tables.devices.min_read_units", "0", id="capacity-below-one-unit"),
     pytest.param("dev", {"data.provisioned_tables.devices": {"min_read_units": 1, "max_read_units": 5, "min_write_units": 1, "max_write_units": 1, "target_utilization_percent": 95}}, (), "data.provisioned_tables.devices.target_utilization_percent", "95", id="capacity-target-above-90"),
+    pytest.param("prod", {"data.archive.storage_class": "STANDARD_IA", "data.archive.transition_days": 10}, (), "data.archive.transition_days", "10", id="transition-shorter-than-class-allows"),
+    pytest.param("prod", {"data.archive.storage_class": "DEEP_ARCHIVE"}, (), "data.archive.storage_class", "DEEP_ARCHIVE", id="archive-class-not-readable-directly"),
+    pytest.param("dev", {"data.archive.expire_after_days": 20}, (), "data.archive.expire_after_days", "20", id="expiry-before-transition"),
+    pytest.param("prod", {"data.archive.expire_after_days": 100}, (), "data.archive.expire_after_days", "100", id="expiry-before-lock-ends"),
+    pytest.param("prod", {"data.archive.object_lock_days": 0}, (), "data.archive.object_lock_days", "0", id="lock-retention-below-1"),
+    pytest.param("prod", {"data.archive.object_lock_days": 40000}, (), "data.archive.object_lock_days", "40000", id="lock-retention-above-100-years"),
+    pytest.param("prod", {"data.archive.object_lock": "legal-hold"}, (), "data.archive.object_lock", "legal-hold", id="unknown-lock-mode"),
+    pytest.param("prod", {"data.signing_keys.rotation_days": 0}, (), "data.signing_keys.rotation_days", "0", id="rotation-days-below-1"),
+    pytest.param("prod", {"data.signing_keys.recovery_window_days": 0}, (), "data.signing_keys.recovery_window_days", "0", id="recovery-window-immediate"),
+    pytest.param("prod", {"data.signing_keys.rotation_days": 1, "data.signing_keys.publish_delay_seconds": 86400}, (), "data.signing_keys.rotation_days", "1", id="rotation-before-new-key-signs"),
 ]  # fmt: skip
 
 

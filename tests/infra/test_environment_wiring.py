@@ -33,9 +33,18 @@ def test_prod_spans_three_azs(synthesized):
     assert len(private) == 3
 
 
+def _flow_log_group(synthesized, env):
+    (group,) = [
+        g
+        for g in synthesized.resources(env, "aws_cloudwatch_log_group").values()
+        if g["name"] == f"/vpc/checkins-{env}/flow-logs"
+    ]
+    return group
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_flow_log_group_is_encrypted_with_the_environment_logs_key(synthesized, env):
-    group = one(synthesized.resources(env, "aws_cloudwatch_log_group"))
+    group = _flow_log_group(synthesized, env)
     key_key, _ = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
 
     assert group["kms_key_id"] == ref("aws_kms_key", key_key, "arn")
@@ -57,7 +66,7 @@ def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_environments_groups(
             f"{group}:/aws/lambda/checkins-{env}-*",
         ]
     }
-    flow_logs = one(synthesized.resources(env, "aws_cloudwatch_log_group"))["name"]
+    flow_logs = _flow_log_group(synthesized, env)["name"]
     assert fnmatch.fnmatch(
         f"{group}:{flow_logs}",
         logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"][0],
@@ -69,7 +78,7 @@ def test_logs_key_and_flow_log_group_destroy_protection_follows_deletion_protect
     synthesized, env, protected
 ):
     _, key = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
-    group = one(synthesized.resources(env, "aws_cloudwatch_log_group"))
+    group = _flow_log_group(synthesized, env)
 
     for body in (key, group):
         assert body.get("lifecycle", {}).get("prevent_destroy", False) is protected

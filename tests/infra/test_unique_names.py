@@ -17,6 +17,8 @@ ACCOUNT_UNIQUE = {
     "aws_iam_policy": "name",
     "aws_kms_alias": "name",
     "aws_keyspaces_keyspace": "name",
+    "aws_lambda_function": "function_name",
+    "aws_secretsmanager_secret": "name",
     "aws_s3_bucket": "bucket",  # global: unique across every account
 }
 # Named, but unique only inside something an environment owns alone.
@@ -24,10 +26,11 @@ SCOPED_NAMES = {
     "aws_iam_role_policy": "per role",
     "aws_appautoscaling_policy": "per scalable target (a table of the environment)",
     "aws_keyspaces_table": "per keyspace",
+    "aws_lambda_permission": "statement_id, per function",
     "aws_security_group": "per VPC",
 }
 # `bucket` is left out: every aws_s3_bucket_* resource names its bucket by that argument.
-NAME_ARGUMENTS = ("name", "name_prefix")
+NAME_ARGUMENTS = ("name", "name_prefix", "function_name", "statement_id")
 
 
 def _names(synthesized, stack, resource_type, argument):
