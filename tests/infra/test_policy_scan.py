@@ -22,7 +22,8 @@ def test_stack_passes_checkov(synthesized, checkov_results, stack):
 def test_prod_needs_no_exception_for_log_retention(synthesized):
     result = scan_stack("prod", synthesized.outdir / "stacks" / "prod" / "cdk.tf.json")
 
-    assert result.accepted == []
+    # Its year of logs meets CKV_AWS_338; only dev's 30 days need the exception.
+    assert [a for a in result.accepted if a.startswith("CKV_AWS_338 ")] == []
 
 
 def test_every_accepted_finding_has_a_reason():
