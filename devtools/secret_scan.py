@@ -53,25 +53,23 @@ def _is_reference(value: str) -> bool:
     return value.startswith("${") and value.endswith("}")
 
 
-def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    """(path, key, value) of every leaf, descending into JSON documents held in strings (IAM
-    policies, container definitions and state attributes are JSON inside JSON)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            child = f"{path}.{key}" if path else str(key)
-            if isinstance(value, dict | list):
-                yield from _walk(value, child)
-            else:
-                yield child, str(key), value
-                if isinstance(value, str) and value[:1] in "{[":
-                    try:
-                        inner = json.loads(value)
-                    except ValueError:
-                        continue
-                    yield from _walk(inner, f"{child}<json>")
+def _nodes(node: Any, path: str, key: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(path, key, node) of every node, containers included, descending into JSON documents
+    held in strings (IAM policies, container definitions and state attributes are JSON inside
+    JSON)."""
+    yield path, key, node
+    if isinstance(node, str) and node[:1] in "{[":
+        try:
+            inner = json.loads(node)
+        except ValueError:
+            return
+        yield from _nodes(inner, f"{path}<json>", key)
+    elif isinstance(node, dict):
+        for name, value in node.items():
+            yield from _nodes(value, f"{path}.{name}" if path else str(name), str(name))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _walk({str(index): value}, path)
+            yield from _nodes(value, f"{path}[{index}]", key)
 
 
 def _looks_like_private_jwk(node: Any) -> bool:
@@ -82,26 +80,12 @@ def _looks_like_private_jwk(node: Any) -> bool:
     )
 
 
-def _jwks(node: Any, path: str) -> Iterator[str]:
-    if _looks_like_private_jwk(node):
-        yield path
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, str) and value[:1] in "{[":
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    continue
-            yield from _jwks(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _jwks(value, f"{path}[{index}]")
-
-
 def scan_document(doc: Any, where: str) -> list[Finding]:
     """Every finding in one parsed JSON document (a `cdk.tf.json` or a state file)."""
     findings: list[Finding] = []
-    for path, key, value in _walk(doc, ""):
+    for path, key, value in _nodes(doc, ""):
+        if _looks_like_private_jwk(value):
+            findings.append(Finding(where, path, "private JWK"))
         if not isinstance(value, str) or not value:
             continue
         if _PEM_PRIVATE.search(value):
@@ -114,7 +98,6 @@ def scan_document(doc: Any, where: str) -> list[Finding]:
             and not _is_reference(value)
         ):
             findings.append(Finding(where, path, f"literal value in secret attribute {key!r}"))
-    findings.extend(Finding(where, p, "private JWK") for p in _jwks(doc, ""))
     return findings
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -279,8 +280,11 @@ def _built(spec: PackageSpec, path: Path, data: bytes, files: int, inputs: str) 
     )
 
 
+@functools.cache
 def ensure(name: str) -> BuiltPackage:
-    """The package of the Lambda `name`, built now if missing or stale (for the synth)."""
+    """The package of the Lambda `name`, built now if missing or stale (for the synth). Once per
+    process: every environment stack uses the same package, and checking it reads and hashes
+    the whole zip."""
     try:
         spec = PACKAGES[name]
     except KeyError:
