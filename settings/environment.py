@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode
 from settings.archive import ArchiveSettings
 from settings.base import NAME, FieldError, Strict, check_region
+from settings.database import DatabaseSettings
 from settings.project import ACCOUNT_ID
 from settings.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
 from settings.signing_keys import SigningKeySettings
@@ -115,6 +116,8 @@ class DataSettings(Strict):
             raise ValueError(f"unknown tables {unknown}")
         return value
 
+    database: DatabaseSettings = DatabaseSettings()
+    """`[data.database]`: the auth service's RDS PostgreSQL."""
     archive: ArchiveSettings = ArchiveSettings()
     """`[data.archive]`: the cleanup job's archive bucket."""
     signing_keys: SigningKeySettings = SigningKeySettings()

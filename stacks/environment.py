@@ -57,6 +57,8 @@ class EnvironmentStack(TerraformStack):
             names,
             target,
             environment.data,
+            base.network,
+            logs_key_arn=base.logs_key.key_arn,
             log_retention_days=environment.log_retention_days,
             deletion_protection=environment.deletion_protection,
         )

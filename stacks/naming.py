@@ -85,6 +85,11 @@ class Names:
         return f"{self.prefix}/auth/jwt-signing-keys"
 
     @property
+    def database(self) -> str:
+        """The auth service's RDS instance (or cluster), its groups and its log groups."""
+        return self.unique("auth")
+
+    @property
     def keyspace(self) -> str:
         """Default keyspace name: Keyspaces names allow no hyphen."""
         return f"{self.project}_{self.environment}".replace("-", "_")
@@ -96,5 +101,10 @@ class Names:
     @property
     def log_group_patterns(self) -> tuple[str, ...]:
         """Every log group name of this environment: the ones `log_group` builds, and Lambda's
-        own `/aws/lambda/<function>` for functions named with `unique`."""
-        return (f"/*/{self.prefix}/*", f"/aws/lambda/{self.prefix}-*")
+        own `/aws/lambda/<function>` for functions named with `unique`, and RDS's
+        `/aws/rds/<instance|cluster>/<identifier>/<log>` for databases named with `unique`."""
+        return (
+            f"/*/{self.prefix}/*",
+            f"/aws/lambda/{self.prefix}-*",
+            f"/aws/rds/*/{self.prefix}-*",
+        )

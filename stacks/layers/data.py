@@ -1,5 +1,6 @@
-"""Data: the keys that encrypt the data stores and their secrets, the Keyspaces keyspace, and
-the cleanup job's archive bucket with its access-log bucket."""
+"""Data: the keys that encrypt the data stores and their secrets, the auth service's RDS
+PostgreSQL, the Keyspaces keyspace, and the cleanup job's archive bucket with its access-log
+bucket."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from modules.archive_bucket import ArchiveBucket, ArchiveBucketProps
 from modules.aws_target import AwsTarget
 from modules.checkins_keyspace import CheckinsKeyspace, CheckinsKeyspaceProps, TableCapacity
 from modules.encryption_key import EncryptionKey, EncryptionKeyProps
+from modules.network import Network
+from modules.postgres_database import PostgresDatabase, PostgresDatabaseProps
 from modules.secure_bucket import (
     AccessLogTarget,
     ObjectLock,
@@ -21,6 +24,7 @@ from modules.secure_bucket import (
 )
 from settings import DataSettings
 from settings.archive import ArchiveSettings, ObjectLockMode
+from settings.database import DatabaseSettings
 from stacks.naming import Names
 
 
@@ -29,6 +33,7 @@ class Data:
     data_key: EncryptionKey
     secrets_key: EncryptionKey
     keyspace: CheckinsKeyspace
+    database: PostgresDatabase
     archive: ArchiveBucket
     access_log_bucket: SecureBucket
 
@@ -38,7 +43,9 @@ def build_data(
     names: Names,
     target: AwsTarget,
     cfg: DataSettings,
+    network: Network,
     *,
+    logs_key_arn: str,
     log_retention_days: int,
     deletion_protection: bool,
 ) -> Data:
@@ -48,9 +55,9 @@ def build_data(
         "data-key",
         EncryptionKeyProps(
             alias=names.unique("data"),
-            description=f"Encrypts the Keyspaces tables and the archive bucket of {names.prefix}",
+            description=f"Encrypts the data stores (RDS, Keyspaces, the archive) of {names.prefix}",
             target=target,
-            via_services=(target.service_principal("cassandra"),),
+            via_services=(target.service_principal("cassandra"), target.service_principal("rds")),
             extra_statements=ArchiveBucket.key_policy_statements(target, archive_name),
             prevent_destroy=deletion_protection,
         ),
@@ -84,6 +91,18 @@ def build_data(
             prevent_destroy=deletion_protection,
         ),
     )
+    database = _database(
+        stack,
+        names,
+        target,
+        cfg.database,
+        network,
+        storage_kms_key_arn=data_key.key_arn,
+        secret_kms_key_arn=secrets_key.key_arn,
+        logs_key_arn=logs_key_arn,
+        log_retention_days=log_retention_days,
+        deletion_protection=deletion_protection,
+    )
     access_log_bucket, archive = _archive(
         stack,
         names,
@@ -98,8 +117,52 @@ def build_data(
         data_key=data_key,
         secrets_key=secrets_key,
         keyspace=keyspace,
+        database=database,
         archive=archive,
         access_log_bucket=access_log_bucket,
+    )
+
+
+def _database(
+    stack: TerraformStack,
+    names: Names,
+    target: AwsTarget,
+    cfg: DatabaseSettings,
+    network: Network,
+    *,
+    storage_kms_key_arn: str,
+    secret_kms_key_arn: str,
+    logs_key_arn: str,
+    log_retention_days: int,
+    deletion_protection: bool,
+) -> PostgresDatabase:
+    return PostgresDatabase(
+        stack,
+        "database",
+        PostgresDatabaseProps(
+            identifier=names.database,
+            target=target,
+            vpc_id=network.vpc_id,
+            subnet_ids=tuple(network.isolated_subnet_ids),
+            client_names=("auth-service", "auth-migration"),
+            storage_kms_key_arn=storage_kms_key_arn,
+            secret_kms_key_arn=secret_kms_key_arn,
+            log_kms_key_arn=logs_key_arn,
+            log_retention_days=log_retention_days,
+            engine_major=cfg.engine_major,
+            instance_class=cfg.instance_class,
+            allocated_storage_gb=cfg.allocated_storage_gb,
+            # A Multi-AZ DB cluster has no storage autoscaling (settings refuse the pair).
+            max_allocated_storage_gb=cfg.max_allocated_storage_gb,
+            multi_az=cfg.multi_az,
+            readable_standbys=cfg.read_scale_out,
+            backup_retention_days=cfg.backup_retention_days,
+            monitoring_interval_seconds=cfg.monitoring_interval_seconds,
+            insights_retention_days=cfg.insights_retention_days,
+            slow_statement_ms=cfg.slow_statement_ms,
+            database_name=cfg.database_name,
+            deletion_protection=deletion_protection,
+        ),
     )
 
 

@@ -15,6 +15,18 @@ def build_outputs(stack: TerraformStack, base: Foundation, data: Data, secrets: 
     TerraformOutput(stack, "private_subnet_ids", value=base.network.private_subnet_ids)
     TerraformOutput(stack, "isolated_subnet_ids", value=base.network.isolated_subnet_ids)
     TerraformOutput(stack, "public_subnet_ids", value=base.network.public_subnet_ids)
+    database = data.database
+    TerraformOutput(stack, "database_address", value=database.address)
+    if database.reader_address is not None:
+        TerraformOutput(stack, "database_reader_address", value=database.reader_address)
+    TerraformOutput(stack, "database_port", value=database.port)
+    TerraformOutput(stack, "database_resource_id", value=database.resource_id)
+    TerraformOutput(stack, "database_master_secret_arn", value=database.master_secret_arn)
+    TerraformOutput(stack, "database_security_group_id", value=database.security_group_id)
+    for client, group_id in sorted(database.client_security_group_ids.items()):
+        TerraformOutput(stack, f"{client.replace('-', '_')}_security_group_id", value=group_id)
+    TerraformOutput(stack, "data_key_arn", value=data.data_key.key_arn)
+    TerraformOutput(stack, "secrets_key_arn", value=data.secrets_key.key_arn)
     TerraformOutput(stack, "archive_bucket", value=data.archive.bucket_name)
     TerraformOutput(stack, "signing_keys_secret_arn", value=secrets.signing_keys.secret_arn)
     TerraformOutput(stack, "auth_task_role_arn", value=secrets.auth_task_role_arn)

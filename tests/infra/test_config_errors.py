@@ -105,6 +105,18 @@ BAD_VALUES = [
     pytest.param("prod", {"data.signing_keys.rotation_days": 0}, (), "data.signing_keys.rotation_days", "0", id="rotation-days-below-1"),
     pytest.param("prod", {"data.signing_keys.recovery_window_days": 0}, (), "data.signing_keys.recovery_window_days", "0", id="recovery-window-immediate"),
     pytest.param("prod", {"data.signing_keys.rotation_days": 1, "data.signing_keys.publish_delay_seconds": 86400}, (), "data.signing_keys.rotation_days", "1", id="rotation-before-new-key-signs"),
+    pytest.param("prod", {"data.database.instance_class": "db.huge.large"}, (), "data.database.instance_class", "db.huge.large", id="db-unknown-instance-class"),
+    pytest.param("dev", {"data.database.instance_class": "db.t4g.8xlarge"}, (), "data.database.instance_class", "db.t4g.8xlarge", id="db-burstable-size-not-offered"),
+    pytest.param("dev", {"data.database.allocated_storage_gb": 10}, (), "data.database.allocated_storage_gb", "10", id="db-storage-below-gp3-minimum"),
+    pytest.param("prod", {"data.database.max_allocated_storage_gb": 40}, (), "data.database.max_allocated_storage_gb", "40", id="db-autoscaling-ceiling-below-storage"),
+    pytest.param("prod", {"data.database.backup_retention_days": 36}, (), "data.database.backup_retention_days", "36", id="db-backup-retention-above-35"),
+    pytest.param("dev", {"data.database.backup_retention_days": 0}, (), "data.database.backup_retention_days", "0", id="db-backups-off"),
+    pytest.param("prod", {"data.database.engine_major": 13}, (), "data.database.engine_major", "13", id="db-engine-major-unsupported"),
+    pytest.param("prod", {"data.database.monitoring_interval_seconds": 20}, (), "data.database.monitoring_interval_seconds", "20", id="db-monitoring-interval"),
+    pytest.param("prod", {"data.database.insights_retention_days": 30}, (), "data.database.insights_retention_days", "30", id="db-insights-retention"),
+    pytest.param("dev", {"data.database.read_scale_out": True}, (), "data.database.read_scale_out", "True", id="db-read-scale-without-multi-az"),
+    pytest.param("prod", {"data.database.read_scale_out": True}, (), "data.database.instance_class", "db.m7g.large", id="db-read-scale-on-instance-only-class"),
+    pytest.param("prod", {"data.database.read_scale_out": True, "data.database.instance_class": "db.m6gd.large"}, (), "data.database.max_allocated_storage_gb", "500", id="db-read-scale-with-storage-autoscaling"),
 ]  # fmt: skip
 
 

@@ -26,8 +26,28 @@ PRIVATE_JWK = {"kty": "EC", "crv": "P-256", "x": "f83O", "y": "x_FE", "d": "jpsQ
         # A private JWK inside JSON inside a string attribute (as a secret version would be).
         ({"attributes": {"value": json.dumps({"keys": [PRIVATE_JWK]})}}, "private JWK"),
         ({"environment": {"variables": {"DB_PASSWORD": "hunter22"}}}, "'DB_PASSWORD'"),
+        # Terraform state of an RDS cluster given a literal password (the platform never is).
+        (
+            {
+                "resources": [
+                    {
+                        "type": "aws_rds_cluster",
+                        "instances": [{"attributes": {"master_password": "hunter22"}}],
+                    }
+                ]
+            },
+            "'master_password'",
+        ),
     ],
-    ids=["pem", "access-key", "password", "secret-string", "nested-jwk", "env-password"],
+    ids=[
+        "pem",
+        "access-key",
+        "password",
+        "secret-string",
+        "nested-jwk",
+        "env-password",
+        "rds-state",
+    ],
 )
 def test_each_kind_of_secret_is_found(doc, reason):
     findings = scan_document(doc, "doc")
