@@ -157,9 +157,7 @@ class Route:
             self.name,
             "is not 1-16 of a-z, 0-9, - (not starting or ending with -)",
         )
-        require(
-            1 <= self.priority <= 50000, "Route.priority", self.priority, "is outside 1..50000"
-        )
+        require(1 <= self.priority <= 50000, "Route.priority", self.priority, "is outside 1..50000")
         require(
             1 <= self.target_port <= 65535,
             "Route.target_port",
@@ -226,13 +224,15 @@ class LoadBalancerProps:
     @default None"""
     wait_for_certificate: bool = True
     """The HTTPS listener waits (`aws_acm_certificate_validation`, up to 75 minutes) until the
-    certificate is issued. ELB refuses a certificate that is not issued yet (UnsupportedCertificate),
-    so False (the listener takes the certificate ARN at once) only suits a certificate whose
-    records already exist. Ignored with a `zone_id`: the validation always waits. @default True"""
+    certificate is issued. ELB refuses a certificate that is not issued yet
+    (UnsupportedCertificate), so False (the listener takes the certificate ARN at once) only
+    suits a certificate whose records already exist. Ignored with a `zone_id`: the validation
+    always waits. @default True"""
     ssl_policy: str = DEFAULT_TLS_POLICY
     """One of `TLS_POLICIES`. @default "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09" """
     desync_mitigation_mode: str = "defensive"
-    """`defensive` or `strictest` (rejects every non-RFC-compliant request). @default "defensive" """
+    """`defensive` or `strictest` (rejects every request that is not RFC-compliant).
+    @default "defensive" """
     deletion_protection: bool = True
     """@default True (opt out for throw-away environments)"""
     idle_timeout_seconds: int = 60
@@ -392,7 +392,7 @@ class LoadBalancer(Construct):
             self,
             "security-group",
             name=f"{name}-alb",
-            description=f"ALB {name}: HTTPS and HTTP (redirect) from the internet, app ports to the VPC",
+            description=f"ALB {name}: HTTPS and HTTP (redirect) in, app ports to the VPC out",
             vpc_id=props.vpc_id,
             tags={"Name": f"{name}-alb"},
         )
@@ -456,9 +456,7 @@ class LoadBalancer(Construct):
             desync_mitigation_mode=props.desync_mitigation_mode,
             enable_deletion_protection=props.deletion_protection,
             idle_timeout=props.idle_timeout_seconds,
-            access_logs=LbAccessLogs(
-                bucket=logs.bucket_id, prefix=props.log_prefix, enabled=True
-            ),
+            access_logs=LbAccessLogs(bucket=logs.bucket_id, prefix=props.log_prefix, enabled=True),
             tags={"Name": name},
             # ELB tests that it may write to the bucket when logging is turned on.
             depends_on=[logs.policy],
