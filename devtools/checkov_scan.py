@@ -100,6 +100,29 @@ ACCEPTED: tuple[Accepted, ...] = (
         stacks=("dev", "prod"),
     ),
     Accepted(
+        "CKV_AWS_157",
+        "dev's auth database is single-AZ to save cost (a failure costs a restore, not data: "
+        "backups and PITR stay on); prod is Multi-AZ and is scanned without this exception.",
+        resource_contains="database_instance",
+        stacks=("dev",),
+    ),
+    Accepted(
+        "CKV_AWS_293",
+        "dev's auth database can be destroyed with the environment (skip_final_snapshot, no "
+        "deletion protection); prod has both and prevent_destroy, and is scanned without this "
+        "exception.",
+        resource_contains="database_instance",
+        stacks=("dev",),
+    ),
+    Accepted(
+        "CKV2_AWS_5",
+        "The database's client security groups (auth service, migration task) are created with "
+        "the database, so its ingress rules can name them; the ECS services that attach them "
+        "are not in the stacks yet. Until then they admit nothing and reach only port 5432.",
+        resource_contains="database_client-",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
         "CKV_AWS_338",
         "dev keeps logs for its configured 30 days to save cost; prod keeps them 365 days and is "
         "scanned without this exception.",

@@ -217,9 +217,8 @@ class PostgresDatabase(Construct):
             for export in exports
         ]
         self.log_group_names: list[str] = [f"/aws/rds/{kind}/{name}/{e}" for e in exports]
-        monitoring_role_arn = (
-            self._monitoring_role(props) if props.monitoring_interval_seconds else None
-        )
+        monitoring = self._monitoring_role(props) if props.monitoring_interval_seconds else None
+        monitoring_role_arn = monitoring[0] if monitoring else None
 
         protected = props.deletion_protection
         common = dict(
@@ -253,7 +252,9 @@ class PostgresDatabase(Construct):
             database_insights_mode="standard",
             network_type="IPV4",
             tags={"Name": name},
-            depends_on=log_groups,
+            # Log groups first (else RDS creates them unencrypted, without retention); the
+            # monitoring policy first, so the first metrics are not refused.
+            depends_on=[*log_groups, *([monitoring[1]] if monitoring else [])],
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True) if protected else None,
         )
         parameters = {
@@ -377,7 +378,7 @@ class PostgresDatabase(Construct):
             clients[client] = group.id
         return database.id, clients
 
-    def _monitoring_role(self, props: PostgresDatabaseProps) -> str:
+    def _monitoring_role(self, props: PostgresDatabaseProps) -> tuple[str, IamRolePolicyAttachment]:
         target = props.target
         name = f"{props.identifier}-monitoring"
         # A cluster's member instances are named after the cluster.
@@ -394,14 +395,14 @@ class PostgresDatabase(Construct):
             ),
             tags={"Name": name},
         )
-        IamRolePolicyAttachment(
+        attachment = IamRolePolicyAttachment(
             self,
             "monitoring-policy",
             role=role.name,
             # AWS's managed policy: writes to the RDSOSMetrics log group only.
             policy_arn=f"arn:{target.partition}:iam::aws:policy/{ENHANCED_MONITORING_POLICY}",
         )
-        return role.arn
+        return role.arn, attachment
 
     def connect_statement(self, db_user: str) -> Statement:
         """`rds-db:connect` as one database user, by the database's resource id."""

@@ -234,13 +234,29 @@ def ignore_read_back(
             notes.ignored.append(f"{rtype}.{name}: {attribute} ({reason})")
 
 
+# Deletion protection the emulator enforces, by resource type: it would refuse the run's own
+# clean-up (the destroy) of the throwaway emulated account.
+DELETION_PROTECTION: dict[str, str] = {
+    "aws_db_instance": "deletion_protection",
+    "aws_rds_cluster": "deletion_protection",
+    "aws_lb": "enable_deletion_protection",
+}
+
+
 def allow_destroy(doc: Doc, notes: CopyNotes) -> None:
-    """`prevent_destroy` would stop the run's own clean-up of the throwaway emulated account."""
+    """`prevent_destroy` and deletion protection would stop the run's own clean-up of the
+    throwaway emulated account. (Both stay in the full copy, which validates and plans them.)"""
     for rtype, name, body in _resources(doc):
         if body.get("lifecycle", {}).get("prevent_destroy"):
             body["lifecycle"]["prevent_destroy"] = False
             notes.emulator.append(
                 f"{rtype}.{name}: prevent_destroy lifted so the emulated run can clean up"
+            )
+        argument = DELETION_PROTECTION.get(rtype)
+        if argument and body.get(argument) is True:
+            body[argument] = False
+            notes.emulator.append(
+                f"{rtype}.{name}: {argument} off so the emulated run can clean up"
             )
 
 

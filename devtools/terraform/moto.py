@@ -1,8 +1,10 @@
 """A fresh moto server on loopback for one emulated AWS account.
 
-Started from the dev dependencies (`python -m moto.server`, the `moto_server` entry point) on a
-free port, with `MOTO_ACCOUNT_ID` set to the account the stacks allow, so the provider's
-`allowed_account_ids` check passes against what STS answers. One server per account: stacks
+Started from the dev dependencies (moto.server, with the fixes in `moto_server`) on a free port,
+with `MOTO_ACCOUNT_ID` set to the account the stacks allow, so the provider's
+`allowed_account_ids` check passes against what STS answers, and AWS's managed IAM policies
+loaded (moto leaves them out unless asked; the stacks attach some, e.g. RDS Enhanced
+Monitoring's). One server per account: stacks
 that name the same account share it (a name that collides between them fails their apply).
 """
 
@@ -16,6 +18,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVER_MODULE = "devtools.terraform.moto_server"  # moto.server with the verification's fixes
 
 
 class MotoUnavailable(RuntimeError):
@@ -45,10 +50,16 @@ class MotoServer:
         except ImportError as exc:
             raise MotoUnavailable(f"moto's server is not installed ({exc})") from exc
         self.port = _free_port()
-        env = {**os.environ, "MOTO_ACCOUNT_ID": self.account_id}
+        env = {
+            **os.environ,
+            "MOTO_ACCOUNT_ID": self.account_id,
+            "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+            # The fixes module lives in this repository, wherever the run was started from.
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO_ROOT), os.getenv("PYTHONPATH")))),
+        }
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                [sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

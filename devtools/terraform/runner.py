@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.terraform import copies
+from devtools.terraform import copies, moto_server
 from devtools.terraform.moto import MotoServer
 from devtools.terraform.toolchain import (
     PROVIDER_SOURCE,
@@ -132,6 +132,7 @@ class Report:
 
     def lines(self) -> list[str]:
         out = [self.header(), *(f"  {r}" for r in self.relaxed)]
+        out.extend(f"  emulator fix: {fix}" for fix in moto_server.FIXES)
         out.append(f"  set-up (provider probe, emulator): {self.setup_seconds:.0f} s")
         for run in self.stacks:
             out.append(run.summary())

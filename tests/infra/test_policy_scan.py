@@ -19,11 +19,13 @@ def test_stack_passes_checkov(synthesized, checkov_results, stack):
     assert result.failed == [], "\n".join(result.failed)
 
 
-def test_prod_needs_no_exception_for_log_retention(synthesized):
+def test_prod_needs_none_of_devs_cost_exceptions(synthesized):
     result = scan_stack("prod", synthesized.outdir / "stacks" / "prod" / "cdk.tf.json")
 
-    # Its year of logs meets CKV_AWS_338; only dev's 30 days need the exception.
-    assert [a for a in result.accepted if a.startswith("CKV_AWS_338 ")] == []
+    # A year of logs (CKV_AWS_338), a Multi-AZ database (CKV_AWS_157) with deletion protection
+    # (CKV_AWS_293): only dev's cheaper settings need the exceptions.
+    dev_only = ("CKV_AWS_338 ", "CKV_AWS_157 ", "CKV_AWS_293 ")
+    assert [a for a in result.accepted if a.startswith(dev_only)] == []
 
 
 def test_every_accepted_finding_has_a_reason():

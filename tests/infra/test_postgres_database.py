@@ -168,7 +168,8 @@ def test_exported_logs_go_to_encrypted_groups_created_first(built):
         g["kms_key_id"] == LOGS_KEY and g["retention_in_days"] == 30 for g in groups.values()
     )
     assert instance["enabled_cloudwatch_logs_exports"] == ["postgresql", "upgrade"]
-    assert sorted(instance["depends_on"]) == sorted(f"aws_cloudwatch_log_group.{k}" for k in groups)
+    created_first = {d for d in instance["depends_on"] if d.startswith("aws_cloudwatch_log_group")}
+    assert created_first == {f"aws_cloudwatch_log_group.{k}" for k in groups}
 
 
 def test_enhanced_monitoring_role_is_trusted_by_rds_monitoring_for_this_database_only(built):
@@ -176,6 +177,10 @@ def test_enhanced_monitoring_role_is_trusted_by_rds_monitoring_for_this_database
     role = one(doc.resources("aws_iam_role"))
     (trust,) = policy(role, "assume_role_policy")["Statement"]
     attachment = one(doc.resources("aws_iam_role_policy_attachment"))
+    (attachment_key,) = doc.resources("aws_iam_role_policy_attachment")
+    instance = one(doc.resources("aws_db_instance"))
+    # The policy is attached before RDS starts sending metrics as the role.
+    assert f"aws_iam_role_policy_attachment.{attachment_key}" in instance["depends_on"]
 
     assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}

@@ -123,6 +123,25 @@ def test_prevent_destroy_is_lifted_and_named():
     assert len(notes.emulator) == 1 and "aws_kms_key.k" in notes.emulator[0]
 
 
+def test_deletion_protection_is_lifted_and_named():
+    doc = _stack(
+        aws_db_instance={
+            "db": {"deletion_protection": True},
+            "dev": {"deletion_protection": False},
+        },
+        aws_lb={"alb": {"enable_deletion_protection": True}},
+    )
+    notes = copies.CopyNotes()
+    copies.allow_destroy(doc, notes)
+    assert doc["resource"]["aws_db_instance"]["db"]["deletion_protection"] is False
+    assert doc["resource"]["aws_lb"]["alb"]["enable_deletion_protection"] is False
+    assert doc["resource"]["aws_db_instance"]["dev"] == {"deletion_protection": False}
+    assert sorted(n.split(":")[0] for n in notes.emulator) == [
+        "aws_db_instance.db",
+        "aws_lb.alb",
+    ]
+
+
 def test_buckets_get_force_destroy_for_the_runs_own_objects():
     doc = _stack(aws_s3_bucket={"state": {"bucket": "s"}, "scratch": {"force_destroy": True}})
     notes = copies.CopyNotes()
