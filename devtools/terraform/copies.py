@@ -65,7 +65,23 @@ EMULATOR_CANNOT_CREATE: dict[str, str] = {
 EMULATOR_READS_BACK_WRONG: dict[tuple[str, str], str] = {
     ("aws_kms_key", "rotation_period_in_days"): "moto returns 0 instead of the period it was given",
     ("aws_vpc_security_group_egress_rule", "description"): "moto returns no description for an "
-    "egress rule (ingress rules keep theirs)",
+    "egress rule",
+    ("aws_vpc_security_group_ingress_rule", "description"): "moto returns no description for an "
+    "ingress rule that names a security group (one with a CIDR keeps it)",
+    **{
+        ("aws_db_instance", attribute): "moto 5.2 stores no Performance/Database Insights, "
+        "extended-support or network-type setting of a DB instance and reads them back empty"
+        for attribute in (
+            "database_insights_mode",
+            "engine_lifecycle_support",
+            "network_type",
+            "performance_insights_enabled",
+            "performance_insights_kms_key_id",
+            "performance_insights_retention_period",
+        )
+    },
+    ("aws_db_parameter_group", "parameter"): "the provider reads none of the group's parameters "
+    "back from moto's DescribeDBParameters, though the apply sent them (ModifyDBParameterGroup)",
 }
 
 # Bucket-policy statements the emulator misjudges: moto evaluates a bucket policy on object
