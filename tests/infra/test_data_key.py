@@ -1,5 +1,5 @@
-"""The environment's data key encrypts the Keyspaces tables; only Keyspaces may use it for
-principals of this account."""
+"""The environment's data key encrypts the Keyspaces tables and the database; only Keyspaces and
+RDS may use it for principals of this account."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.infra.helpers import ENVIRONMENTS, by_name_tag, policy, ref
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_data_key_rotates_and_is_usable_only_through_keyspaces(synthesized, env):
+def test_data_key_rotates_and_is_usable_only_through_keyspaces_and_rds(synthesized, env):
     _, key = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-data")
     statements = {s["Sid"]: s for s in policy(key)["Statement"]}
     via = statements["AccountUsesKeyThroughServices"]
@@ -18,7 +18,10 @@ def test_data_key_rotates_and_is_usable_only_through_keyspaces(synthesized, env)
     assert key["enable_key_rotation"] is True
     assert via["Condition"]["StringEquals"] == {
         "kms:CallerAccount": "111122223333",
-        "kms:ViaService": ["cassandra.eu-west-1.amazonaws.com"],
+        "kms:ViaService": [
+            "cassandra.eu-west-1.amazonaws.com",
+            "rds.eu-west-1.amazonaws.com",
+        ],
     }
     assert "CloudWatchLogsUsesKey" not in statements
 

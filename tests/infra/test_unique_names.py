@@ -13,6 +13,11 @@ import pytest
 # Type -> the argument AWS requires to be unique in the account (and region, where regional).
 ACCOUNT_UNIQUE = {
     "aws_cloudwatch_log_group": "name",
+    "aws_db_instance": "identifier",
+    "aws_db_parameter_group": "name",
+    "aws_db_subnet_group": "name",
+    "aws_rds_cluster": "cluster_identifier",
+    "aws_rds_cluster_parameter_group": "name",
     "aws_iam_role": "name",
     "aws_iam_policy": "name",
     "aws_kms_alias": "name",
