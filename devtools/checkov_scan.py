@@ -123,6 +123,50 @@ ACCEPTED: tuple[Accepted, ...] = (
         stacks=("dev", "prod"),
     ),
     Accepted(
+        "CKV_AWS_150",
+        "dev's load balancer can be destroyed with the environment; prod has deletion "
+        "protection and is scanned without this exception.",
+        resource_contains="load-balancer_alb",
+        stacks=("dev",),
+    ),
+    Accepted(
+        "CKV_AWS_260",
+        "Port 80 is open to the internet only for its listener's permanent redirect to HTTPS "
+        "(clients typing the bare name); no request is forwarded over HTTP.",
+        resource_contains="load-balancer_ingress-80",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_145",
+        "ELB delivers access logs only to buckets encrypted with SSE-S3; with SSE-KMS they are "
+        "dropped.",
+        resource_contains="load-balancer_log-bucket",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_18",
+        "Server access logging of the load balancer's log bucket: its writer is ELB's log "
+        "delivery alone and its readers are few, and CloudTrail records their calls.",
+        resource_contains="load-balancer_log-bucket",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV2_AWS_76",
+        "The check wants AWSManagedRulesAnonymousIpList beside KnownBadInputs (whose Log4JRCE "
+        "rules the web ACL runs). The anonymous-IP list blocks VPNs, Tor and hosting providers: "
+        "the mobile app's users behind VPNs and privacy relays are legitimate clients.",
+        resource_contains="load-balancer_alb",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
+        "CKV_AWS_378",
+        "TLS ends at the load balancer; it reaches the tasks over HTTP inside the VPC, on the "
+        "service port only, from the load balancer's security group only. HTTPS to the targets "
+        "needs a certificate in every task (ELB does not verify it): a later step.",
+        resource_contains="load-balancer_target-",
+        stacks=("dev", "prod"),
+    ),
+    Accepted(
         "CKV_AWS_338",
         "dev keeps logs for its configured 30 days to save cost; prod keeps them 365 days and is "
         "scanned without this exception.",

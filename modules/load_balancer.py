@@ -381,7 +381,8 @@ def validation_names(names: tuple[str, ...]) -> dict[str, str]:
 class LoadBalancer(Construct):
     """Attributes: `arn`, `arn_suffix`, `dns_name`, `zone_id`, `security_group_id`,
     `https_listener_arn`, `certificate_arn` (the validated one when the listener waits),
-    `target_group_arns` and `target_group_arn_suffixes` (by route name), `log_bucket_name`."""
+    `target_group_arns` and `target_group_arn_suffixes` (by route name), `log_bucket_name`,
+    `validation_records` (the certificate's DNS validation records)."""
 
     def __init__(self, scope: Construct, id_: str, props: LoadBalancerProps) -> None:
         super().__init__(scope, id_)
@@ -575,6 +576,9 @@ class LoadBalancer(Construct):
             # one before the old one can be deleted.
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+        # The CNAME records ACM checks (name, type, value per domain): what someone creates in
+        # a DNS this stack does not manage.
+        self.validation_records: str = f"${{{certificate.fqn}.domain_validation_options}}"
         if props.zone_id is None and not props.wait_for_certificate:
             return certificate.arn
         fqdns = None

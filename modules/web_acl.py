@@ -40,6 +40,7 @@ from modules.aws_target import AwsTarget
 from modules.lambda_function import LOG_RETENTION_DAYS
 from modules.policy import Statement, policy_document
 from modules.props import check_arn, require
+from modules.waf_limits import EVALUATION_WINDOWS, RATE_LIMIT_RANGE
 
 # AWS managed rule groups and their capacity (WCU), as AWS documents them.
 COMMON = "AWSManagedRulesCommonRuleSet"
@@ -65,8 +66,6 @@ PATH_MATCH_WCU = 2 + 10
 IP_SET_WCU = 1
 # Up to 1,500 WCU is in the base price of a web ACL (5,000 is the hard limit).
 MAX_WCU = 1500
-RATE_LIMIT_RANGE = (10, 2_000_000_000)
-EVALUATION_WINDOWS = (60, 120, 300, 600)
 LOG_GROUP_PREFIX = "aws-waf-logs-"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,114}$")

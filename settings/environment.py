@@ -12,6 +12,7 @@ from modules.network_plan import DEFAULT_ZONE_SLOTS, NatMode
 from settings.archive import ArchiveSettings
 from settings.base import NAME, FieldError, Strict, check_region
 from settings.database import DatabaseSettings
+from settings.edge import EdgeSettings
 from settings.project import ACCOUNT_ID
 from settings.regions import AVAILABILITY_ZONES_PER_REGION, default_zones
 from settings.signing_keys import SigningKeySettings
@@ -158,6 +159,7 @@ class EnvironmentConfig(Strict):
     """Protect stateful resources (Terraform `prevent_destroy`, AWS deletion protection)."""
     network: NetworkSettings
     data: DataSettings = DataSettings()
+    edge: EdgeSettings
     alarms: AlarmSettings
 
     _region = field_validator("region")(check_region)

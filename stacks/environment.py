@@ -8,6 +8,7 @@ from constructs import Construct
 from modules.aws_target import AwsTarget
 from settings import EnvironmentConfig, ProjectConfig
 from stacks.layers.data import build_data
+from stacks.layers.edge import build_edge
 from stacks.layers.foundation import build_foundation
 from stacks.layers.outputs import build_outputs
 from stacks.layers.secrets import build_secrets
@@ -72,4 +73,15 @@ class EnvironmentStack(TerraformStack):
             log_retention_days=environment.log_retention_days,
             deletion_protection=environment.deletion_protection,
         )
-        build_outputs(self, base, data, secrets)
+        edge = build_edge(
+            self,
+            names,
+            target,
+            environment.edge,
+            base.network,
+            vpc_cidr=environment.network.vpc_cidr,
+            logs_key_arn=base.logs_key.key_arn,
+            log_retention_days=environment.log_retention_days,
+            deletion_protection=environment.deletion_protection,
+        )
+        build_outputs(self, base, data, secrets, edge)

@@ -101,10 +101,22 @@ class Names:
     @property
     def log_group_patterns(self) -> tuple[str, ...]:
         """Every log group name of this environment: the ones `log_group` builds, and Lambda's
-        own `/aws/lambda/<function>` for functions named with `unique`, and RDS's
-        `/aws/rds/<instance|cluster>/<identifier>/<log>` for databases named with `unique`."""
+        own `/aws/lambda/<function>` for functions named with `unique`, RDS's
+        `/aws/rds/<instance|cluster>/<identifier>/<log>` for databases named with `unique`, and
+        WAF's `aws-waf-logs-<web ACL>` for web ACLs named with `unique`."""
         return (
             f"/*/{self.prefix}/*",
             f"/aws/lambda/{self.prefix}-*",
             f"/aws/rds/*/{self.prefix}-*",
+            f"aws-waf-logs-{self.prefix}-*",
         )
+
+    @property
+    def load_balancer(self) -> str:
+        """The ALB (`<prefix>`; ALB names are at most 32 characters) and its target groups."""
+        return self.prefix
+
+    @property
+    def web_acl(self) -> str:
+        """The WAF web ACL in front of the load balancer."""
+        return self.unique("api")

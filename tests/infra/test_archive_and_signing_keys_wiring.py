@@ -104,7 +104,16 @@ def test_rotation_function_runs_in_the_private_subnets_talking_to_the_endpoints_
     fn = one(synthesized.resources(env, "aws_lambda_function"))
     private = sorted(k for k, s in synthesized.resources(env, "aws_subnet").items() if s["tags"]["Tier"] == "private")  # fmt: skip
     endpoints, _ = by_name_tag(synthesized.resources(env, "aws_security_group"), f"checkins-{env}-vpc-endpoints")  # fmt: skip
-    egress = one(synthesized.resources(env, "aws_vpc_security_group_egress_rule"))
+    (function_sg,) = fn["vpc_config"]["security_group_ids"]
+    egress = one(
+        {
+            key: rule
+            for key, rule in synthesized.resources(
+                env, "aws_vpc_security_group_egress_rule"
+            ).items()
+            if rule["security_group_id"] == function_sg
+        }
+    )
     logs_key, _ = by_name_tag(synthesized.resources(env, "aws_kms_key"), f"checkins-{env}-logs")
 
     assert sorted(fn["vpc_config"]["subnet_ids"]) == sorted(ref("aws_subnet", k) for k in private)

@@ -117,6 +117,19 @@ BAD_VALUES = [
     pytest.param("dev", {"data.database.read_scale_out": True}, (), "data.database.read_scale_out", "True", id="db-read-scale-without-multi-az"),
     pytest.param("prod", {"data.database.read_scale_out": True}, (), "data.database.instance_class", "db.m7g.large", id="db-read-scale-on-instance-only-class"),
     pytest.param("prod", {"data.database.read_scale_out": True, "data.database.instance_class": "db.m6gd.large"}, (), "data.database.max_allocated_storage_gb", "500", id="db-read-scale-with-storage-autoscaling"),
+    pytest.param("dev", {}, ("edge",), "edge", "required", id="edge-missing"),
+    pytest.param("dev", {}, ("edge.certificate_validation",), "edge.certificate_validation", "required", id="domain-without-certificate-settings"),
+    pytest.param("dev", {"edge.certificate_validation": "email"}, (), "edge.certificate_validation", "email", id="certificate-validation-unknown"),
+    pytest.param("dev", {"edge.certificate_validation": "route53"}, (), "edge.zone_id", "required", id="route53-validation-without-zone"),
+    pytest.param("dev", {"edge.zone_id": "Z0123456789ABCDEFGHIJ"}, (), "edge.zone_id", "Z0123456789ABCDEFGHIJ", id="zone-without-route53-validation"),
+    pytest.param("dev", {"edge.domain_name": "API.Example.com"}, (), "edge.domain_name", "API.Example.com", id="domain-not-lower-case"),
+    pytest.param("prod", {"edge.allow_list": {"cidrs": ["203.0.113.0/33"]}}, (), "edge.allow_list.cidrs", "203.0.113.0/33", id="allow-list-invalid-cidr"),
+    pytest.param("prod", {"edge.allow_list": {"cidrs": ["203.0.113.1/24"]}}, (), "edge.allow_list.cidrs", "203.0.113.1/24", id="allow-list-cidr-host-bits"),
+    pytest.param("prod", {"edge.allow_list": {"cidrs": ["2001:db8::/32"]}}, (), "edge.allow_list.cidrs", "2001:db8::/32", id="allow-list-ipv6"),
+    pytest.param("prod", {"edge.rate_limit_per_ip": 5}, (), "edge.rate_limit_per_ip", "5", id="rate-limit-below-waf-minimum"),
+    pytest.param("prod", {"edge.rate_limit_per_ip": 3000000000}, (), "edge.rate_limit_per_ip", "3000000000", id="rate-limit-above-waf-maximum"),
+    pytest.param("prod", {"edge.login_rate_limit_per_ip": 5000}, (), "edge.login_rate_limit_per_ip", "5000", id="login-limit-above-rate-limit"),
+    pytest.param("prod", {"edge.rate_window_seconds": 90}, (), "edge.rate_window_seconds", "90", id="rate-window-not-offered"),
 ]  # fmt: skip
 
 
@@ -207,6 +220,10 @@ def test_adding_an_environment_is_one_file(tmp_path):
             "region": "eu-central-1",
             "log_retention_days": 90,
             "network": {"vpc_cidr": "10.30.0.0/16", "az_count": 2, "nat": "none"},
+            "edge": {
+                "domain_name": "api.staging.example.com",
+                "certificate_validation": "external",
+            },
             "alarms": {"email": "alerts@example.com"},
         },
     )

@@ -65,6 +65,7 @@ def test_logs_key_lets_cloudwatch_logs_use_it_only_for_this_environments_groups(
             f"{group}:/*/checkins-{env}/*",
             f"{group}:/aws/lambda/checkins-{env}-*",
             f"{group}:/aws/rds/*/checkins-{env}-*",
+            f"{group}:aws-waf-logs-checkins-{env}-*",
         ]
     }
     flow_logs = _flow_log_group(synthesized, env)["name"]

@@ -23,6 +23,10 @@ ACCOUNT_UNIQUE = {
     "aws_kms_alias": "name",
     "aws_keyspaces_keyspace": "name",
     "aws_lambda_function": "function_name",
+    "aws_lb": "name",
+    "aws_lb_target_group": "name",
+    "aws_wafv2_ip_set": "name",
+    "aws_wafv2_web_acl": "name",
     "aws_secretsmanager_secret": "name",
     "aws_s3_bucket": "bucket",  # global: unique across every account
 }
