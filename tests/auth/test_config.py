@@ -181,3 +181,104 @@ def test_bad_secret_settings_are_named(env, name, value):
     env(**{"AUTH_SIGNING_KEYS_SECRET_ARN": SECRET_ARN, name: value})
     with pytest.raises(ConfigError, match=f"{name}: "):
         load_settings()
+
+
+# IAM database authentication (AUTH_DB_AUTH=iam): what the task definition sets on AWS.
+def _iam_env(ca_bundle) -> dict[str, str]:
+    return {
+        **{k: v for k, v in BASE.items() if k != "AUTH_DATABASE_URL"},
+        "AUTH_DB_AUTH": "iam",
+        "AUTH_DB_HOST": "checkins-prod-auth.abc123.eu-west-1.rds.amazonaws.com",
+        "AUTH_DB_PORT": "5432",
+        "AUTH_DB_NAME": "auth",
+        "AUTH_DB_USER": "auth_app",
+        "AUTH_DB_REGION": "eu-west-1",
+        "AUTH_DB_SSLMODE": "verify-full",
+        "AUTH_DB_SSLROOTCERT": str(ca_bundle),
+    }
+
+
+@pytest.fixture
+def ca_bundle(tmp_path):
+    path = tmp_path / "rds-global-bundle.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+def test_password_authentication_is_the_default(env):
+    env(
+        **{k: v for k, v in BASE.items() if k != "AUTH_DATABASE_URL"},
+        AUTH_DB_HOST="db.internal",
+        AUTH_DB_NAME="auth",
+        AUTH_DB_USER="auth",
+        AUTH_DB_PASSWORD="s3cret",
+    )
+    settings = load_settings(DatabaseSettings)
+    assert settings.db_auth == "password"
+    assert "password=s3cret" in settings.conninfo()  # the migration command's connection
+    assert "s3cret" not in settings.conninfo(password=False)  # the pool asks a provider
+
+
+def test_iam_authentication_loads_without_any_password(env, ca_bundle):
+    env(**_iam_env(ca_bundle))
+    settings = load_settings()
+    assert (settings.db_auth, settings.db_region, settings.db_user) == (
+        "iam",
+        "eu-west-1",
+        "auth_app",
+    )
+    conninfo = settings.conninfo()
+    assert "password" not in conninfo
+    assert "sslmode=verify-full" in conninfo and f"sslrootcert={ca_bundle}" in conninfo
+    assert "host=checkins-prod-auth.abc123.eu-west-1.rds.amazonaws.com" in conninfo
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"AUTH_DB_PASSWORD": "s3cret"}, "AUTH_DB_PASSWORD: not allowed with AUTH_DB_AUTH=iam"),
+        (
+            {"AUTH_DATABASE_URL": "postgresql://auth_app:pw@db/auth"},
+            "AUTH_DATABASE_URL: not allowed with AUTH_DB_AUTH=iam",
+        ),
+        ({"AUTH_DB_HOST": None}, "missing with AUTH_DB_AUTH=iam: AUTH_DB_HOST"),
+        ({"AUTH_DB_NAME": None}, "missing with AUTH_DB_AUTH=iam: AUTH_DB_NAME"),
+        ({"AUTH_DB_USER": None}, "missing with AUTH_DB_AUTH=iam: AUTH_DB_USER"),
+        ({"AUTH_DB_REGION": None}, "missing with AUTH_DB_AUTH=iam: AUTH_DB_REGION"),
+        ({"AUTH_DB_REGION": "Ireland"}, "AUTH_DB_REGION: must be an AWS region"),
+        ({"AUTH_DB_SSLMODE": "require"}, "AUTH_DB_SSLMODE=require: with AUTH_DB_AUTH=iam"),
+        ({"AUTH_DB_SSLMODE": None}, "AUTH_DB_SSLMODE=require: with AUTH_DB_AUTH=iam"),
+        ({"AUTH_DB_SSLMODE": "verify-ca"}, "AUTH_DB_SSLMODE=verify-ca: with AUTH_DB_AUTH=iam"),
+        ({"AUTH_DB_SSLROOTCERT": None}, "AUTH_DB_SSLROOTCERT: required with AUTH_DB_AUTH=iam"),
+        (
+            {"AUTH_DB_SSLROOTCERT": "/nonexistent/rds-global-bundle.pem"},
+            "AUTH_DB_SSLROOTCERT: no such file: /nonexistent/rds-global-bundle.pem",
+        ),
+        ({"AUTH_MIGRATE_ON_START": "true"}, "AUTH_MIGRATE_ON_START=true: not allowed with"),
+        ({"AUTH_DB_AUTH": "kerberos"}, "AUTH_DB_AUTH: "),
+    ],
+)
+def test_each_invalid_iam_combination_is_named_in_one_line(env, ca_bundle, change, expected):
+    values = {**_iam_env(ca_bundle), **change}
+    env(**{k: v for k, v in values.items() if v is not None})
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("invalid auth service configuration: ")
+    problems = message.removeprefix("invalid auth service configuration: ")
+    # Exactly the one problem introduced: the message is that problem, on one line.
+    assert problems.startswith(expected), problems
+    assert ";" not in problems and "\n" not in message
+    assert "s3cret" not in message and ":pw@" not in message
+
+
+def test_several_iam_problems_are_all_named(env, ca_bundle):
+    values = {**_iam_env(ca_bundle), "AUTH_DB_PASSWORD": "s3cret", "AUTH_DB_SSLMODE": "require"}
+    del values["AUTH_DB_REGION"]
+    env(**values)
+    with pytest.raises(ConfigError) as info:
+        load_settings(DatabaseSettings)
+    message = str(info.value)
+    for name in ("AUTH_DB_PASSWORD", "AUTH_DB_REGION", "AUTH_DB_SSLMODE"):
+        assert name in message
+    assert "s3cret" not in message

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 from auth_service import migrate
+from psycopg.conninfo import make_conninfo
 
 
 def _tables(url: str) -> set[str]:
@@ -117,3 +118,138 @@ def test_service_migrates_at_start_up_when_configured(client_factory, postgres_s
     url = postgres_server.create_database("mig_on_start")
     client = client_factory(database_url=url, migrate_on_start=True)
     assert client.get("/ready").json() == {"status": "ready"}
+
+
+# The service's role (0002_app_role.sql): data access only, no DDL, no password.
+APP_ROLE = "auth_app"
+
+
+def _as_app_role(url: str) -> str:
+    return make_conninfo(url, user=APP_ROLE)
+
+
+@pytest.fixture
+def migrated_url(postgres_server) -> str:
+    url = postgres_server.create_database("mig_app_role")
+    migrate.apply(url)
+    return url
+
+
+def test_the_service_role_exists_without_password_or_admin_rights(migrated_url):
+    with psycopg.connect(migrated_url) as conn:
+        row = conn.execute(
+            "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls,"
+            " rolpassword IS NULL FROM pg_authid WHERE rolname = %s",
+            (APP_ROLE,),
+        ).fetchone()
+    assert row == (True, False, False, False, False, True)
+
+
+def test_the_service_role_reads_and_writes_the_tables(migrated_url):
+    with psycopg.connect(_as_app_role(migrated_url), autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (APP_ROLE,)
+        (user_id,) = conn.execute(
+            "INSERT INTO users (email, password_hash) VALUES ('a@example.com', 'h') RETURNING id"
+        ).fetchone()
+        conn.execute("UPDATE users SET password_hash = 'h2' WHERE id = %s", (user_id,))
+        assert conn.execute("SELECT password_hash FROM users").fetchall() == [("h2",)]
+        conn.execute(
+            "INSERT INTO login_failures VALUES ('ip', '192.0.2.1', 1, now())"
+            " ON CONFLICT (scope, key) DO UPDATE SET failures = login_failures.failures + 1"
+        )
+        conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+        # /ready reads the migration record.
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
+            migrate.latest_version(),
+        )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TABLE intruder (id int)",
+        "CREATE FUNCTION intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "ALTER TABLE users ADD COLUMN intruder text",
+        "DROP TABLE login_failures",
+        "TRUNCATE refresh_tokens",
+        "CREATE INDEX intruder ON users (created_at)",
+        "INSERT INTO schema_migrations (version, checksum) VALUES ('9999_x', 'x')",
+        "DELETE FROM schema_migrations",
+    ],
+)
+def test_the_service_role_cannot_change_the_schema_or_its_record(migrated_url, statement):
+    with (
+        psycopg.connect(_as_app_role(migrated_url), autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(statement)
+
+
+def test_tables_of_later_migrations_get_the_same_grants(migrated_url):
+    with psycopg.connect(migrated_url, autocommit=True) as conn:  # as the migrating role
+        conn.execute("CREATE TABLE later_table (id bigint GENERATED ALWAYS AS IDENTITY, v text)")
+    with psycopg.connect(_as_app_role(migrated_url), autocommit=True) as conn:
+        conn.execute("INSERT INTO later_table (v) VALUES ('x')")  # also uses its sequence
+        assert conn.execute("SELECT v FROM later_table").fetchall() == [("x",)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DROP TABLE later_table")
+
+
+def test_public_may_not_create_in_the_schema_even_where_it_once_could(postgres_server):
+    # PostgreSQL before 15 let every role create in `public`; the migration takes that away.
+    url = postgres_server.create_database("mig_old_public")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    migrate.apply(url)
+    with (
+        psycopg.connect(_as_app_role(url), autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("CREATE TABLE intruder (id int)")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE still_allowed (id int)")  # the migrating role still can
+
+
+def _is_member(url: str, role: str) -> bool:
+    with psycopg.connect(url) as conn:
+        (member,) = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_auth_members m"
+            " JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member"
+            " WHERE r.rolname = %s AND u.rolname = %s)",
+            (role, APP_ROLE),
+        ).fetchone()
+    return member
+
+
+def test_rds_iam_is_granted_only_where_it_exists(postgres_server):
+    # rds_iam exists on RDS only; here it is created for the test and dropped again.
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS rds_iam")
+    plain = postgres_server.create_database("mig_no_rds_iam")
+    migrate.apply(plain)  # no rds_iam: nothing to grant, nothing fails
+    try:
+        with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE ROLE rds_iam NOLOGIN")
+        assert not _is_member(plain, "rds_iam")
+        on_rds = postgres_server.create_database("mig_rds_iam")
+        migrate.apply(on_rds)
+        assert _is_member(on_rds, "rds_iam")
+    finally:
+        with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+            conn.execute("DROP ROLE IF EXISTS rds_iam")
+
+
+def test_the_role_migration_is_harmless_to_run_again(migrated_url, postgres_server):
+    # Roles belong to the cluster: a second database (or a re-run of the SQL itself) finds
+    # auth_app already there.
+    (role_migration,) = [m for m in migrate.available() if m.version == "0002_app_role"]
+    with psycopg.connect(migrated_url, autocommit=True) as conn:
+        conn.execute(role_migration.sql.encode())
+        conn.execute(role_migration.sql.encode())
+    assert migrate.apply(migrated_url) == []
+    second = postgres_server.create_database("mig_app_role_again")
+    assert "0002_app_role" in migrate.apply(second)
+    with psycopg.connect(_as_app_role(second), autocommit=True) as conn:
+        conn.execute("INSERT INTO users (email, password_hash) VALUES ('b@example.com', 'h')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE intruder (id int)")

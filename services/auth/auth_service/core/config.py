@@ -7,6 +7,7 @@ into one ``service_kit.settings.ConfigError`` that names each missing or invalid
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal, Self, TypeVar
 
 from psycopg.conninfo import make_conninfo
@@ -18,6 +19,10 @@ from service_kit.server import ServerSettings
 ENV_PREFIX = "AUTH_"
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
+# How the service proves who it is to PostgreSQL: a password (local runs, tests, the migration
+# task with the RDS master secret) or an IAM authentication token per new connection (on RDS).
+DbAuth = Literal["password", "iam"]
+AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 SECRET_ARN = re.compile(
     r"arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[\w/+=.@-]+"
 )
@@ -35,6 +40,9 @@ class DatabaseSettings(BaseSettings):
     db_name: str | None = None
     db_user: str | None = None
     db_password: SecretStr | None = None
+    # `iam`: no stored password; the pool signs an RDS IAM token for every new connection.
+    db_auth: DbAuth = "password"
+    db_region: str | None = None
     db_sslmode: SslMode = "require"
     db_sslrootcert: str | None = None
     # TLS to the database is required unless explicitly switched off (local runs, tests).
@@ -46,8 +54,24 @@ class DatabaseSettings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     migrate_on_start: bool = False
 
+    @field_validator("db_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not AWS_REGION.fullmatch(value):
+            raise ValueError("must be an AWS region, e.g. eu-west-1")
+        return value
+
     @model_validator(mode="after")
     def _database_described(self) -> Self:
+        if self.db_auth == "iam":
+            self._iam_described()
+        else:
+            self._password_described()
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError(f"{ENV_PREFIX}DB_POOL_MIN_SIZE exceeds {ENV_PREFIX}DB_POOL_MAX_SIZE")
+        return self
+
+    def _password_described(self) -> None:
         if self.database_url is None:
             missing = [
                 f"{ENV_PREFIX}{name.upper()}"
@@ -65,12 +89,58 @@ class DatabaseSettings(BaseSettings):
                 f"{ENV_PREFIX}DB_SSLMODE={self.db_sslmode} does not encrypt; use require, "
                 f"verify-ca or verify-full (or set {ENV_PREFIX}DB_REQUIRE_TLS=false locally)"
             )
-        if self.db_pool_min_size > self.db_pool_max_size:
-            raise ValueError(f"{ENV_PREFIX}DB_POOL_MIN_SIZE exceeds {ENV_PREFIX}DB_POOL_MAX_SIZE")
-        return self
 
-    def conninfo(self) -> str:
-        """libpq connection string; explicit TLS settings override anything in the URL."""
+    def _iam_described(self) -> None:
+        """IAM authentication: every part named, no password anywhere, the server verified."""
+        iam = f"with {ENV_PREFIX}DB_AUTH=iam"
+        problems: list[str] = []
+        if self.database_url is not None:
+            problems.append(
+                f"{ENV_PREFIX}DATABASE_URL: not allowed {iam} (a URL carries a password), "
+                f"set {ENV_PREFIX}DB_HOST, {ENV_PREFIX}DB_PORT, {ENV_PREFIX}DB_NAME, "
+                f"{ENV_PREFIX}DB_USER and {ENV_PREFIX}DB_REGION instead"
+            )
+        if self.db_password is not None:
+            problems.append(
+                f"{ENV_PREFIX}DB_PASSWORD: not allowed {iam} (each new connection signs its "
+                "own token, no password is stored)"
+            )
+        missing = [
+            f"{ENV_PREFIX}{name.upper()}"
+            for name in ("db_host", "db_name", "db_user", "db_region")
+            if getattr(self, name) is None
+        ]
+        if missing and self.database_url is None:
+            problems.append(f"missing {iam}: {', '.join(missing)}")
+        if self.db_sslmode != "verify-full":
+            problems.append(
+                f"{ENV_PREFIX}DB_SSLMODE={self.db_sslmode}: {iam} it must be verify-full (the "
+                "token is sent as the password: only to the verified RDS endpoint)"
+            )
+        if self.db_sslrootcert is None:
+            problems.append(
+                f"{ENV_PREFIX}DB_SSLROOTCERT: required {iam} (the RDS CA bundle, e.g. "
+                "/etc/ssl/certs/rds-global-bundle.pem)"
+            )
+        elif not Path(self.db_sslrootcert).is_file():
+            problems.append(
+                f"{ENV_PREFIX}DB_SSLROOTCERT: no such file: {self.db_sslrootcert} (the RDS CA "
+                "bundle)"
+            )
+        if self.migrate_on_start:
+            problems.append(
+                f"{ENV_PREFIX}MIGRATE_ON_START=true: not allowed {iam} (the service's role "
+                "has no DDL rights: migrations run as a one-off task with the master secret)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def conninfo(self, *, password: bool = True) -> str:
+        """libpq connection string; explicit TLS settings override anything in the URL.
+
+        ``password=False`` leaves ``AUTH_DB_PASSWORD`` out: the pool takes the password from a
+        password provider each time it opens a connection (store/db_auth.py). With
+        ``AUTH_DB_AUTH=iam`` there is no password in it either way."""
         extra: dict[str, object] = {
             "sslmode": self.db_sslmode,
             "connect_timeout": self.db_connect_timeout_seconds,
@@ -81,13 +151,13 @@ class DatabaseSettings(BaseSettings):
             extra["sslrootcert"] = self.db_sslrootcert
         if self.database_url is not None:
             return make_conninfo(self.database_url.get_secret_value(), **extra)
-        assert self.db_password is not None
+        secret = self.db_password.get_secret_value() if password and self.db_password else None
         return make_conninfo(
             host=self.db_host,
             port=self.db_port,
             dbname=self.db_name,
             user=self.db_user,
-            password=self.db_password.get_secret_value(),
+            password=secret,
             **extra,
         )
 

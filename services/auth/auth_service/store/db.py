@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
@@ -11,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from auth_service.core.config import DatabaseSettings
+from auth_service.store.db_auth import PasswordProvider, password_provider
 
 # Raised when the database cannot be reached or drops the connection: the API answers 503 and
 # the pool replaces the broken connections on its own, so the service recovers when it is back.
@@ -44,10 +47,24 @@ class _RecentUse:
             await AsyncConnectionPool.check_connection(conn)
 
 
-def create_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
+def create_pool(
+    settings: DatabaseSettings, password: PasswordProvider | None = None
+) -> AsyncConnectionPool:
+    """The service's pool. Each new connection asks ``password`` (default: the provider the
+    settings describe, an IAM token on RDS) for its password; open connections keep theirs."""
     recent = _RecentUse()
+    provider = password if password is not None else password_provider(settings)
+
+    # psycopg_pool >= 3.3 calls a callable `kwargs` for every connection it opens: the public
+    # way to give each new connection fresh credentials.
+    async def connect_kwargs() -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+        if provider is not None:
+            kwargs["password"] = await asyncio.to_thread(provider.password)
+        return kwargs
+
     return AsyncConnectionPool(
-        settings.conninfo(),
+        settings.conninfo(password=False),
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_pool_timeout_seconds,
@@ -55,7 +72,7 @@ def create_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
         # is replaced instead of failing a request.
         check=recent.check,
         reset=recent.on_return,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs=connect_kwargs,
         open=False,
         name="auth",
     )
