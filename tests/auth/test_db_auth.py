@@ -51,10 +51,10 @@ pytestmark = pytest.mark.postgres
 
 REGION = "eu-west-1"
 HOST = "127.0.0.1"
-# botocore's documentation example keys: signing is local, no AWS account is involved.
+# Made-up credentials: signing is local, no AWS account is involved.
 FAKE_KEYS = {
-    "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
-    "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "aws_access_key_id": "TESTACCESSKEYID00000",
+    "aws_secret_access_key": "test-secret-access-key-for-local-signing",
 }
 HBA = """\
 local   all  all                     trust
