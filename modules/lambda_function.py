@@ -1,8 +1,11 @@
-"""A Python Lambda function inside the VPC: its deployment package (a deterministic zip, see
-`toolchain/lambda_package.py`), its own role with exactly the permissions it is given plus what
-every VPC function needs, its log group (created first, with a KMS key and a retention), X-Ray
-tracing, a security group whose only egress is HTTPS to the VPC endpoints, and an environment
-encrypted with a customer-managed key. Knows nothing about environments or config files."""
+"""A Python Lambda function inside the VPC: its deployment package (a deterministic local zip, see
+`toolchain/lambda_package.py`, or an object in S3, e.g. the output of a Signer job), its own role
+with exactly the permissions it is given plus what every VPC function needs, its log group
+(created first, with a KMS key and a retention), X-Ray tracing, a security group whose only
+egress is HTTPS to the VPC endpoints, an environment encrypted with a customer-managed key, and
+optionally a code-signing configuration and the asynchronous-invocation settings (retries,
+maximum event age, an SQS on-failure destination). Knows nothing about environments or config
+files."""
 
 from __future__ import annotations
 
@@ -22,13 +25,18 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
+from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
+    LambdaFunctionEventInvokeConfig,
+    LambdaFunctionEventInvokeConfigDestinationConfig,
+    LambdaFunctionEventInvokeConfigDestinationConfigOnFailure,
+)
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup, SecurityGroupTimeouts
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
 from modules.aws_target import AwsTarget
 from modules.policy import Statement, policy_document, service_assume_role_policy
-from modules.props import check_arn, require
+from modules.props import check_arn, is_token, require
 
 # AWSLambdaVPCAccessExecutionRole's EC2 actions: Lambda creates, describes and deletes the
 # function's network interfaces with the function's role.
@@ -51,6 +59,12 @@ _RESERVED_ENV = frozenset(
      "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
      "LAMBDA_RUNTIME_DIR"}
 )  # fmt: skip
+TRACING_MODES = ("Active", "PassThrough")
+# Asynchronous invocation (Lambda's PutFunctionEventInvokeConfig limits and defaults): Lambda
+# retries a failed event up to twice and keeps an event queued for up to six hours.
+ASYNC_MAX_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE_RANGE = (60, 21600)
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Lambda accepts these log retentions (CloudWatch Logs' list).
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -66,10 +80,14 @@ class LambdaFunctionProps:
     """Also the role's name and the log group's (`/aws/lambda/<function_name>`)."""
     target: AwsTarget
     description: str
-    code_path: str
-    """The deployment package (a zip built by `toolchain.lambda_package`)."""
-    source_code_hash: str
-    """Base64 SHA-256 of the zip: a new value deploys the new code."""
+    code_path: str | None = field(default=None, kw_only=True)
+    """The deployment package as a local zip (built by `toolchain.lambda_package`), shipped with
+    the stack. Exactly one of `code_path` and `s3_bucket` is given. A function whose code-signing
+    configuration enforces signatures cannot deploy a local zip: give `s3_bucket`/`s3_key`."""
+    source_code_hash: str | None = field(default=None, kw_only=True)
+    """Base64 SHA-256 of the zip: a new value deploys the new code (the provider compares
+    nothing else). Required with `code_path`; optional with `s3_bucket`, where a new `s3_key` or
+    `s3_object_version` deploys too."""
     handler: str
     vpc_id: str
     subnet_ids: tuple[str, ...]
@@ -98,6 +116,41 @@ class LambdaFunctionProps:
     reserved_concurrency: int | None = 1
     """Concurrent executions reserved (and capped); None: the account's unreserved pool.
     @default 1"""
+    tracing_mode: str = "Active"
+    """X-Ray: `Active` samples and traces every invocation; `PassThrough` traces only requests
+    an upstream service already sampled. The role may write traces in both. @default "Active" """
+    s3_bucket: str | None = None
+    """The deployment package as an S3 object instead of `code_path` (a signed package lives in
+    S3 after a Signer job): its bucket, in the function's region. @default None"""
+    s3_key: str | None = None
+    """The object's key (with `s3_bucket` only). @default None"""
+    s3_object_version: str | None = None
+    """The object's version, for a versioned bucket (with `s3_bucket` only). @default None (the
+    latest version when Terraform creates or updates the function)"""
+    code_signing_config_arn: str | None = None
+    """A Lambda code-signing configuration (`modules.code_signing.CodeSigning.config_arn`):
+    Lambda checks the package's signature on every deployment. @default None (no check)"""
+    on_failure_destination_arn: str | None = None
+    """An SQS queue that receives the record of every asynchronous invocation that failed after
+    the last retry or expired: the role may send to exactly this queue. @default None"""
+    on_failure_destination_kms_key_arn: str | None = None
+    """The key that encrypts `on_failure_destination_arn` (SSE-KMS): the role may generate data
+    keys and decrypt with it, through SQS only. @default None (a queue without a customer key)"""
+    maximum_retry_attempts: int = ASYNC_MAX_RETRY_ATTEMPTS
+    """Retries of a failed asynchronous invocation, 0..2. @default 2 (Lambda's default)"""
+    maximum_event_age_in_seconds: int = ASYNC_MAX_EVENT_AGE_RANGE[1]
+    """How long an asynchronous event may wait (throttled, or between retries) before it goes to
+    the on-failure destination, 60..21600. @default 21600 (six hours, Lambda's default)"""
+
+    @property
+    def configures_async_invocation(self) -> bool:
+        """An `aws_lambda_function_event_invoke_config` is needed: a destination, or retries or
+        an event age other than Lambda's defaults."""
+        return (
+            self.on_failure_destination_arn is not None
+            or self.maximum_retry_attempts != ASYNC_MAX_RETRY_ATTEMPTS
+            or self.maximum_event_age_in_seconds != ASYNC_MAX_EVENT_AGE_RANGE[1]
+        )
 
     def __post_init__(self) -> None:
         require(
@@ -163,12 +216,128 @@ class LambdaFunctionProps:
             self.environment_kms_key_arn,
             service="kms",
         )
+        require(
+            self.tracing_mode in TRACING_MODES,
+            "LambdaFunctionProps.tracing_mode",
+            self.tracing_mode,
+            f"must be one of {', '.join(TRACING_MODES)}",
+        )
+        self._check_package()
+        if self.code_signing_config_arn is not None:
+            check_arn(
+                "LambdaFunctionProps.code_signing_config_arn",
+                self.code_signing_config_arn,
+                service="lambda",
+                resource="code-signing-config:",
+            )
+        self._check_async_invocation()
+
+    def _check_package(self) -> None:
+        require(
+            (self.code_path is None) != (self.s3_bucket is None),
+            "LambdaFunctionProps.code_path",
+            self.code_path,
+            "give exactly one of code_path (a local zip) and s3_bucket/s3_key (an S3 object)",
+        )
+        if self.code_path is not None:
+            require(
+                bool(self.source_code_hash),
+                "LambdaFunctionProps.source_code_hash",
+                self.source_code_hash,
+                "is required with code_path (without it a changed zip is never deployed)",
+            )
+            for name in ("s3_key", "s3_object_version"):
+                require(
+                    getattr(self, name) is None,
+                    f"LambdaFunctionProps.{name}",
+                    getattr(self, name),
+                    "is only valid with s3_bucket",
+                )
+            return
+        bucket = self.s3_bucket or ""
+        require(
+            is_token(bucket) or _BUCKET_NAME.match(bucket) is not None,
+            "LambdaFunctionProps.s3_bucket",
+            self.s3_bucket,
+            "is not an S3 bucket name",
+        )
+        require(
+            bool(self.s3_key) and not (self.s3_key or "").startswith("/"),
+            "LambdaFunctionProps.s3_key",
+            self.s3_key,
+            "is required with s3_bucket (an object key, without a leading /)",
+        )
+        require(
+            self.s3_object_version is None or bool(self.s3_object_version),
+            "LambdaFunctionProps.s3_object_version",
+            self.s3_object_version,
+            "must not be empty (None: the latest version)",
+        )
+
+    def _check_async_invocation(self) -> None:
+        require(
+            0 <= self.maximum_retry_attempts <= ASYNC_MAX_RETRY_ATTEMPTS,
+            "LambdaFunctionProps.maximum_retry_attempts",
+            self.maximum_retry_attempts,
+            f"is outside 0..{ASYNC_MAX_RETRY_ATTEMPTS}",
+        )
+        low, high = ASYNC_MAX_EVENT_AGE_RANGE
+        require(
+            low <= self.maximum_event_age_in_seconds <= high,
+            "LambdaFunctionProps.maximum_event_age_in_seconds",
+            self.maximum_event_age_in_seconds,
+            f"is outside {low}..{high}",
+        )
+        if self.on_failure_destination_arn is not None:
+            check_arn(
+                "LambdaFunctionProps.on_failure_destination_arn",
+                self.on_failure_destination_arn,
+                service="sqs",
+            )
+        if self.on_failure_destination_kms_key_arn is not None:
+            require(
+                self.on_failure_destination_arn is not None,
+                "LambdaFunctionProps.on_failure_destination_kms_key_arn",
+                self.on_failure_destination_kms_key_arn,
+                "is only valid with on_failure_destination_arn",
+            )
+            check_arn(
+                "LambdaFunctionProps.on_failure_destination_kms_key_arn",
+                self.on_failure_destination_kms_key_arn,
+                service="kms",
+            )
 
 
 class LambdaFunction(Construct):
     """Attributes: `function_name`, `function_arn` (a reference: depend on the function through
     it), `role_name`, `role_arn` (known before the role exists: other policies may name it),
     `log_group_name`, `security_group_id`."""
+
+    @staticmethod
+    def _async_statements(props: LambdaFunctionProps, target: AwsTarget) -> list[Statement]:
+        """What Lambda does with the role for an on-failure destination: send the record to the
+        queue (and use the queue's key through SQS)."""
+        if props.on_failure_destination_arn is None:
+            return []
+        statements = [
+            Statement(
+                sid="SendsFailedInvocationsToItsQueue",
+                actions=["sqs:SendMessage"],
+                resources=[props.on_failure_destination_arn],
+            )
+        ]
+        if props.on_failure_destination_kms_key_arn is not None:
+            statements.append(
+                Statement(
+                    sid="EncryptsFailedInvocationRecords",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[props.on_failure_destination_kms_key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": target.service_principal("sqs")}
+                    },
+                )
+            )
+        return statements
 
     def __init__(self, scope: Construct, id_: str, props: LambdaFunctionProps) -> None:
         super().__init__(scope, id_)
@@ -212,7 +381,9 @@ class LambdaFunction(Construct):
                 Statement(
                     sid="SendsTraces",
                     actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    # X-Ray's trace actions support no resource-level permission.
+                    # These actions support no resource-level permissions: "*" is the only
+                    # resource IAM accepts for them. Granted in PassThrough mode too: a request
+                    # an upstream service sampled is still traced.
                     resources=["*"],
                 ),
                 Statement(
@@ -232,6 +403,7 @@ class LambdaFunction(Construct):
                         "StringEquals": {"kms:ViaService": target.service_principal("lambda")}
                     },
                 ),
+                *self._async_statements(props, target),
                 *props.statements,
             ),
         )
@@ -258,7 +430,15 @@ class LambdaFunction(Construct):
         )
         self.security_group_id: str = sg.id
 
-        asset = TerraformAsset(self, "package", path=props.code_path, type=AssetType.FILE)
+        if props.code_path is not None:
+            asset = TerraformAsset(self, "package", path=props.code_path, type=AssetType.FILE)
+            package = {"filename": asset.path}
+        else:
+            package = {
+                "s3_bucket": props.s3_bucket,
+                "s3_key": props.s3_key,
+                "s3_object_version": props.s3_object_version,
+            }
         function = LambdaFunctionResource(
             self,
             "function",
@@ -268,8 +448,9 @@ class LambdaFunction(Construct):
             runtime=props.runtime,
             architectures=[props.architecture],
             handler=props.handler,
-            filename=asset.path,
+            **package,
             source_code_hash=props.source_code_hash,
+            code_signing_config_arn=props.code_signing_config_arn,
             memory_size=props.memory_mb,
             timeout=props.timeout_seconds,
             reserved_concurrent_executions=props.reserved_concurrency,
@@ -277,7 +458,7 @@ class LambdaFunction(Construct):
             if props.environment
             else None,
             kms_key_arn=props.environment_kms_key_arn,
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            tracing_config=LambdaFunctionTracingConfig(mode=props.tracing_mode),
             vpc_config=LambdaFunctionVpcConfig(
                 subnet_ids=list(props.subnet_ids), security_group_ids=[sg.id]
             ),
@@ -287,3 +468,24 @@ class LambdaFunction(Construct):
             depends_on=[log_group, policy],
         )
         self.function_arn: str = function.arn
+
+        if props.configures_async_invocation:
+            destination = (
+                LambdaFunctionEventInvokeConfigDestinationConfig(
+                    on_failure=LambdaFunctionEventInvokeConfigDestinationConfigOnFailure(
+                        destination=props.on_failure_destination_arn
+                    )
+                )
+                if props.on_failure_destination_arn is not None
+                else None
+            )
+            # Through the function's name reference it waits for the function, and so for the
+            # role policy: Lambda checks that the role may send to the destination.
+            LambdaFunctionEventInvokeConfig(
+                self,
+                "async-invocation",
+                function_name=function.function_name,
+                maximum_retry_attempts=props.maximum_retry_attempts,
+                maximum_event_age_in_seconds=props.maximum_event_age_in_seconds,
+                destination_config=destination,
+            )

@@ -149,3 +149,221 @@ def test_role_has_own_logs_xray_eni_env_key_and_its_own_statements_only(built):
 def test_bad_props_fail_with_the_field_named(package, overrides, field):
     with pytest.raises(PropsError, match=f"^{field}: "):
         _props(package, **overrides)
+
+
+# ---- tracing mode, S3 package, code signing, asynchronous invocation ----
+
+QUEUE = "arn:aws:sqs:eu-west-1:111122223333:app-test-fn-failures"
+QUEUE_KEY = "arn:aws:kms:eu-west-1:111122223333:key/9999abcd-12ab-34cd-56ef-1234567890ab"
+SIGNING = "arn:aws:lambda:eu-west-1:111122223333:code-signing-config:csc-0123456789abcdef0"
+
+
+def _s3_package(**overrides):
+    return {
+        "code_path": None,
+        "source_code_hash": None,
+        "s3_bucket": "app-artifacts",
+        "s3_key": "signed/0123.zip",
+        "s3_object_version": "3sL4kqtJlcpXroDTDmJ",
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="module")
+def variants(package):
+    """The function with each new prop set, one bare stack per variant."""
+    from modules.lambda_function import LambdaFunction
+
+    props = {
+        "pass_through": _props(package, tracing_mode="PassThrough"),
+        "signed_s3": _props(package, **_s3_package(), code_signing_config_arn=SIGNING),
+        "on_failure": _props(
+            package,
+            on_failure_destination_arn=QUEUE,
+            on_failure_destination_kms_key_arn=QUEUE_KEY,
+            maximum_retry_attempts=1,
+            maximum_event_age_in_seconds=3600,
+        ),
+        "on_failure_unencrypted": _props(package, on_failure_destination_arn=QUEUE),
+        "no_retries": _props(package, maximum_retry_attempts=0),
+    }
+    return {
+        name: synth_construct(lambda stack, p=p: LambdaFunction(stack, "fn", p), name=name)[1]
+        for name, p in props.items()
+    }
+
+
+def _statements(doc):
+    return {s["Sid"]: s for s in policy(one(doc.resources("aws_iam_role_policy")))["Statement"]}
+
+
+def test_defaults_add_no_async_config_signing_or_queue_permission(built):
+    doc = built[1]
+    fn = one(doc.resources("aws_lambda_function"))
+
+    assert set(doc.json["resource"]) == {
+        "aws_cloudwatch_log_group", "aws_iam_role", "aws_iam_role_policy", "aws_lambda_function",
+        "aws_security_group", "aws_vpc_security_group_egress_rule",
+    }  # fmt: skip
+    assert "code_signing_config_arn" not in fn
+    assert not {"s3_bucket", "s3_key", "s3_object_version"} & set(fn)
+    assert not any(
+        a.startswith(("sqs:", "kms:GenerateDataKey"))
+        for s in _statements(doc).values()
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+
+
+def test_pass_through_tracing_keeps_the_xray_write_permissions(variants):
+    doc = variants["pass_through"]
+    statement = _statements(doc)["SendsTraces"]
+
+    assert one(doc.resources("aws_lambda_function"))["tracing_config"] == {"mode": "PassThrough"}
+    assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    assert statement["Resource"] == "*"
+
+
+def test_s3_package_is_deployed_from_the_object_with_the_code_signing_config(variants):
+    doc = variants["signed_s3"]
+    fn = one(doc.resources("aws_lambda_function"))
+
+    assert (fn["s3_bucket"], fn["s3_key"], fn["s3_object_version"]) == (
+        "app-artifacts",
+        "signed/0123.zip",
+        "3sL4kqtJlcpXroDTDmJ",
+    )
+    assert fn["code_signing_config_arn"] == SIGNING
+    assert "filename" not in fn and "source_code_hash" not in fn
+    # No local asset is shipped with the stack.
+    assert "assets" not in json.dumps(doc.json)
+
+
+def test_on_failure_destination_gets_the_async_config_with_retries_and_age(variants):
+    doc = variants["on_failure"]
+    (fn_key,) = doc.resources("aws_lambda_function")
+    config = one(doc.resources("aws_lambda_function_event_invoke_config"))
+
+    assert config["function_name"] == ref("aws_lambda_function", fn_key, "function_name")
+    assert config["destination_config"] == {"on_failure": {"destination": QUEUE}}
+    assert (config["maximum_retry_attempts"], config["maximum_event_age_in_seconds"]) == (1, 3600)
+    assert "qualifier" not in config
+
+
+def test_role_sends_to_exactly_the_failure_queue_and_uses_its_key_through_sqs(variants):
+    statements = _statements(variants["on_failure"])
+
+    assert statements["SendsFailedInvocationsToItsQueue"] == {
+        "Sid": "SendsFailedInvocationsToItsQueue",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": QUEUE,
+    }
+    assert statements["EncryptsFailedInvocationRecords"] == {
+        "Sid": "EncryptsFailedInvocationRecords",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": QUEUE_KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+    }
+    wildcard = {sid for sid, s in statements.items() if s.get("Resource") == "*"}
+    assert wildcard == {"SendsTraces", "ManagesItsNetworkInterfaces"}
+
+
+def test_async_defaults_are_lambdas_and_an_unencrypted_queue_needs_no_key(variants):
+    doc = variants["on_failure_unencrypted"]
+    config = one(doc.resources("aws_lambda_function_event_invoke_config"))
+    statements = _statements(doc)
+
+    assert (config["maximum_retry_attempts"], config["maximum_event_age_in_seconds"]) == (2, 21600)
+    assert "SendsFailedInvocationsToItsQueue" in statements
+    assert "EncryptsFailedInvocationRecords" not in statements
+
+
+def test_retries_other_than_lambdas_default_configure_async_invocation_without_destination(
+    variants,
+):
+    doc = variants["no_retries"]
+    config = one(doc.resources("aws_lambda_function_event_invoke_config"))
+
+    assert config["maximum_retry_attempts"] == 0
+    assert "destination_config" not in config
+    assert "SendsFailedInvocationsToItsQueue" not in _statements(doc)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason"),
+    [
+        ({"tracing_mode": "Sampled"}, "tracing_mode", "must be one of Active, PassThrough"),
+        ({"s3_bucket": "app-artifacts", "s3_key": "k.zip"}, "code_path", "exactly one of"),
+        ({"code_path": None}, "code_path", "exactly one of"),
+        ({"source_code_hash": None}, "source_code_hash", "is required with code_path"),
+        ({"source_code_hash": ""}, "source_code_hash", "is required with code_path"),
+        ({"s3_key": "k.zip"}, "s3_key", "is only valid with s3_bucket"),
+        ({"s3_object_version": "v1"}, "s3_object_version", "is only valid with s3_bucket"),
+        (_s3_package(s3_bucket="Not_A_Bucket"), "s3_bucket", "is not an S3 bucket name"),
+        (_s3_package(s3_key=None), "s3_key", "is required with s3_bucket"),
+        (_s3_package(s3_key="/signed/x.zip"), "s3_key", "without a leading /"),
+        (_s3_package(s3_object_version=""), "s3_object_version", "must not be empty"),
+        (
+            {"code_signing_config_arn": "csc-0123"},
+            "code_signing_config_arn",
+            "is not an lambda ARN",
+        ),
+        (
+            {"code_signing_config_arn": "arn:aws:lambda:eu-west-1:111122223333:function:f"},
+            "code_signing_config_arn",
+            "code-signing-config:",
+        ),
+        ({"maximum_retry_attempts": 3}, "maximum_retry_attempts", "is outside 0..2"),
+        ({"maximum_retry_attempts": -1}, "maximum_retry_attempts", "is outside 0..2"),
+        ({"maximum_event_age_in_seconds": 59}, "maximum_event_age_in_seconds", "60..21600"),
+        ({"maximum_event_age_in_seconds": 21601}, "maximum_event_age_in_seconds", "60..21600"),
+        (
+            {"on_failure_destination_arn": "arn:aws:sns:eu-west-1:111122223333:topic"},
+            "on_failure_destination_arn",
+            "is not an sqs ARN",
+        ),
+        (
+            {"on_failure_destination_kms_key_arn": QUEUE_KEY},
+            "on_failure_destination_kms_key_arn",
+            "is only valid with on_failure_destination_arn",
+        ),
+        (
+            {"on_failure_destination_arn": QUEUE, "on_failure_destination_kms_key_arn": "alias/q"},
+            "on_failure_destination_kms_key_arn",
+            "is not an kms ARN",
+        ),
+    ],
+)
+def test_bad_new_props_fail_with_the_field_and_reason(package, overrides, field, reason):
+    with pytest.raises(PropsError, match=f"^LambdaFunctionProps.{field}: ") as error:
+        _props(package, **overrides)
+    assert reason in str(error.value)
+
+
+def test_a_reference_passes_as_bucket_queue_and_signing_config(package):
+    def build(stack):
+        from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+
+        from modules.lambda_function import LambdaFunction
+
+        queue = SqsQueue(stack, "queue", name="q")
+        return LambdaFunction(
+            stack,
+            "fn",
+            _props(
+                package,
+                **_s3_package(s3_bucket=queue.name, s3_object_version=None),
+                on_failure_destination_arn=queue.arn,
+                code_signing_config_arn=queue.arn,
+            ),
+        )
+
+    doc = synth_construct(build, name="references")[1]
+    (queue_key,) = doc.resources("aws_sqs_queue")
+    fn = one(doc.resources("aws_lambda_function"))
+    assert fn["s3_bucket"] == ref("aws_sqs_queue", queue_key, "name")
+    assert "s3_object_version" not in fn
+    assert one(doc.resources("aws_lambda_function_event_invoke_config"))["destination_config"] == {
+        "on_failure": {"destination": ref("aws_sqs_queue", queue_key, "arn")}
+    }
