@@ -31,6 +31,9 @@ _SECRET_NAMES = re.compile(
 _NOT_SECRET = frozenset(
     {
         "manage_master_user_password",  # a switch
+        # WAFv2's optimistic-locking token (aws_wafv2_web_acl, _ip_set): a version stamp that
+        # changes on every update and grants nothing.
+        "lock_token",
         "password_wo_version",
         "secret_string_wo_version",
     }

@@ -61,8 +61,9 @@ def test_each_kind_of_secret_is_found(doc, reason):
         {"aws_db_instance": {"password": "${var.db_password}"}},
         {"jwks": {"keys": [{k: v for k, v in PRIVATE_JWK.items() if k != "d"}]}},
         {"secret": {"kms_key_id": "arn:aws:kms:eu-west-1:111122223333:key/abc", "name": "x"}},
+        {"aws_wafv2_web_acl": {"lock_token": "1c115c9a-45be-43aa-9ee0-53b9fc246861"}},
     ],
-    ids=["managed-password", "reference", "public-jwk", "arns"],
+    ids=["managed-password", "reference", "public-jwk", "arns", "waf-lock-token"],
 )
 def test_what_is_not_secret_passes(doc):
     assert scan_document(doc, "doc") == []
